@@ -1,0 +1,5 @@
+import Latest from './latest.ts'
+
+export const COMMANDS = {
+  latest: Latest,
+}

@@ -1,0 +1,19 @@
+// Single-file oclif entry: the command map is pre-seeded so nothing is read from disk at run time
+// (needed for the esbuild bundle and the single executables; see shared/reference/packaging.md).
+import { dirname } from 'node:path'
+import { execute, type Interfaces, Plugin } from '@oclif/core'
+import pkg from '../package.json' with { type: 'json' }
+import { COMMANDS } from './commands/index.ts'
+
+export async function loadOptions(): Promise<Interfaces.Options> {
+  const pjson = { name: pkg.name, version: pkg.version, oclif: pkg.oclif } as unknown as Interfaces.PJSON
+  const root = dirname(process.execPath)
+  const plugin = new Plugin({ ignoreManifest: true, isRoot: true, pjson, root })
+  ;(plugin as unknown as { commandCache: unknown }).commandCache = COMMANDS
+  await plugin.load()
+  return { pjson, plugins: new Map([[pjson.name, plugin]]), root } as unknown as Interfaces.Options
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  await execute({ args: argv, loadOptions: await loadOptions() })
+}
