@@ -1,0 +1,56 @@
+import { Command, Flags } from '@oclif/core'
+import { ExitCode } from '../util/errors.ts'
+
+/**
+ * Shared error handling: one line on stderr saying what failed, a non-zero exit code, and the
+ * stack only with --debug. Commands set `process.exitCode` rather than exiting, so output flushes.
+ */
+export abstract class BaseCommand extends Command {
+  static override baseFlags = {
+    debug: Flags.boolean({
+      description: 'Print stack traces and request details on errors.',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected debugEnabled(): boolean {
+    return this.argv.includes('--debug')
+  }
+
+  protected override async catch(
+    error: Error & { exitCode?: number; oclif?: { exit?: number } },
+  ): Promise<void> {
+    const exit = error.exitCode ?? error.oclif?.exit ?? ExitCode.failure
+    // oclif's parse errors are several lines ("See more help with --help"): keep the first.
+    const line = (error.message || String(error)).split('\n')[0]!.replace(/^Error: /, '')
+    process.stderr.write(`error: ${line}\n`)
+    if (this.debugEnabled() && error.stack) process.stderr.write(`${error.stack}\n`)
+    else if (!isExpected(error)) process.stderr.write('(run again with --debug for details)\n')
+    process.exitCode = exit
+  }
+}
+
+const EXPECTED = new Set([
+  'UserError',
+  'RegistryError',
+  'PolicySyntaxError',
+  'PolicyError',
+  'InvalidReferenceError',
+  'CLIError',
+])
+
+function isExpected(error: Error & { oclif?: unknown }): boolean {
+  return EXPECTED.has(error.name) || error.oclif !== undefined
+}
+
+/** Parses a duration like `30s`, `5m`, `1h30m` or `1500ms` into milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/.test(text.trim())
+  if (!match) throw new Error(`--${flag} takes a duration such as 30s, 5m or 1h (got "${text}")`)
+  let total = 0
+  for (const part of text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    const value = Number(part[1])
+    total += value * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[part[2] as 'ms' | 's' | 'm' | 'h']
+  }
+  return total
+}

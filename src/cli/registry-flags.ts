@@ -1,0 +1,120 @@
+import { Flags } from '@oclif/core'
+// Type-only imports: help and --version must not load undici (the client is imported in setupRegistry).
+import type { RegistryAccess, RegistryClient } from '../registry/client.ts'
+import type { TagExclusions } from '../registry/exclude.ts'
+import { UserError } from '../util/errors.ts'
+import { parseDuration } from './base.ts'
+
+/** Flags every command that talks to registries shares. */
+export const registryFlags = {
+  exclude: Flags.string({
+    description:
+      'Drop tags matching this regular expression (RE2 syntax, unanchored); adds to the default list.',
+    multiple: true,
+    helpGroup: 'REGISTRY',
+  }),
+  'no-default-excludes': Flags.boolean({
+    description: 'Do not drop cosign signature, attestation and SBOM tags (sha256-*, *.sig, *.att, *.sbom).',
+    helpGroup: 'REGISTRY',
+  }),
+  insecure: Flags.boolean({
+    description: 'Talk plain HTTP to registries (per registry: KUBECTL_IMAGES_REGISTRY_<N>_INSECURE).',
+    helpGroup: 'REGISTRY',
+  }),
+  'insecure-skip-tls-verify': Flags.boolean({
+    description: 'Do not verify registry TLS certificates.',
+    helpGroup: 'REGISTRY',
+  }),
+  'ca-file': Flags.string({ description: 'PEM file of CAs to trust for registries.', helpGroup: 'REGISTRY' }),
+  'request-timeout': Flags.string({
+    description: 'Time allowed for one registry request.',
+    default: '30s',
+    helpGroup: 'REGISTRY',
+  }),
+  timeout: Flags.string({
+    description: 'Time allowed for the whole run.',
+    default: '5m',
+    helpGroup: 'REGISTRY',
+  }),
+  concurrency: Flags.integer({
+    description: 'Requests in flight per registry host.',
+    default: 8,
+    min: 1,
+    max: 64,
+    helpGroup: 'REGISTRY',
+  }),
+  retries: Flags.integer({
+    description: 'Retries for 408/429/5xx answers and broken connections.',
+    default: 4,
+    min: 0,
+    max: 10,
+    helpGroup: 'REGISTRY',
+  }),
+}
+
+export interface RegistryFlagValues {
+  exclude?: string[]
+  'no-default-excludes'?: boolean
+  insecure?: boolean
+  'insecure-skip-tls-verify'?: boolean
+  'ca-file'?: string
+  'request-timeout': string
+  timeout: string
+  concurrency: number
+  retries: number
+}
+
+export interface RegistrySetup {
+  client: RegistryClient
+  exclusions: TagExclusions
+  signal: AbortSignal
+}
+
+/** Builds the registry client from flags, environment and docker config. */
+export async function setupRegistry(flags: RegistryFlagValues, version: string): Promise<RegistrySetup> {
+  const [{ RegistryClient }, { resolveRegistryAccess }, { TagExclusions }] = await Promise.all([
+    import('../registry/client.ts'),
+    import('../registry/credentials.ts'),
+    import('../registry/exclude.ts'),
+  ])
+  let exclusions: TagExclusions
+  try {
+    exclusions = new TagExclusions(flags.exclude ?? [], { defaults: !flags['no-default-excludes'] })
+  } catch (error) {
+    throw new UserError(`invalid --exclude pattern: ${(error as Error).message}`, { exitCode: 2 })
+  }
+  let requestTimeoutMs: number
+  let deadlineMs: number
+  try {
+    requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout')
+    deadlineMs = parseDuration(flags.timeout, 'timeout')
+  } catch (error) {
+    throw new UserError((error as Error).message, { exitCode: 2 })
+  }
+  const access = async (domain: string): Promise<RegistryAccess> => {
+    let resolved: Awaited<ReturnType<typeof resolveRegistryAccess>>
+    try {
+      resolved = await resolveRegistryAccess(domain, { env: process.env })
+    } catch (error) {
+      throw new UserError((error as Error).message)
+    }
+    const caFile = resolved.caFile ?? flags['ca-file']
+    return {
+      ...(resolved.credentials ? { credentials: resolved.credentials } : {}),
+      insecure: Boolean(flags.insecure) || resolved.insecure,
+      skipTlsVerify: Boolean(flags['insecure-skip-tls-verify']) || resolved.skipTlsVerify,
+      ...(caFile ? { caFile } : {}),
+      source: resolved.source,
+    }
+  }
+  const client: RegistryClient = new RegistryClient({
+    access,
+    http: {
+      requestTimeoutMs,
+      retries: flags.retries,
+      concurrencyPerHost: flags.concurrency,
+      userAgent: `kubectl-images/${version}`,
+    },
+  })
+  return { client, exclusions, signal: AbortSignal.timeout(deadlineMs) }
+}

@@ -1,0 +1,520 @@
+import { createHash } from 'node:crypto'
+import { type AuthChallenge, parseChallenges } from './challenge.ts'
+import { RegistryError, registryErrorDetail } from './errors.ts'
+import {
+  type HttpOptions,
+  type HttpResponse,
+  HttpTransport,
+  header,
+  headerValues,
+  type TlsSettings,
+} from './http.ts'
+
+export interface RegistryCredentials {
+  username?: string
+  password?: string
+  /** OAuth2 refresh token (docker config `identitytoken`). */
+  identityToken?: string
+  /** A ready bearer token (docker config `registrytoken`). */
+  registryToken?: string
+}
+
+/** How to reach one registry: where it is, how to speak TLS, which credentials (if any). */
+export interface RegistryAccess {
+  credentials?: RegistryCredentials
+  /** Plain HTTP instead of HTTPS. */
+  insecure: boolean
+  skipTlsVerify: boolean
+  caFile?: string
+  /** Where the credentials came from, safe to print (never the secret itself). */
+  source: string
+}
+
+export type AccessResolver = (domain: string) => Promise<RegistryAccess>
+
+/** A repository in a registry: the reference domain (`docker.io`, `localhost:5000`) and its path. */
+export interface RepositoryRef {
+  domain: string
+  path: string
+}
+
+export interface ManifestDigest {
+  digest: string
+  mediaType: string
+}
+
+export interface RegistryClientOptions {
+  access: AccessResolver
+  http?: Partial<HttpOptions>
+  /** Tag-list pages followed at most, so a huge or looping repository cannot hang a run. */
+  maxPages?: number
+}
+
+export interface RegistryStats {
+  requests: number
+  tagListRequests: number
+  manifestRequests: number
+  tokenRequests: number
+}
+
+/** The full Accept list, so registries do not negotiate multi-arch tags down to one platform. */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ')
+
+const DIGEST = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$|^sha384:[a-f0-9]{96}$/
+/** Scopes asked for in one token request at most (each is a query parameter). */
+const MAX_SCOPES_PER_TOKEN = 25
+/** Renew tokens this long before they expire. */
+const TOKEN_MARGIN_MS = 10_000
+const MAX_REDIRECTS = 5
+
+interface CachedToken {
+  header: string
+  expiresAt: number
+}
+
+interface RegistryState {
+  domain: string
+  base: URL
+  access: RegistryAccess
+  tls: TlsSettings
+  challenge?: AuthChallenge
+  tokens: Map<string, CachedToken>
+  pendingTokens: Map<string, Promise<CachedToken>>
+  /** Scopes the caller said it will need, asked for together in one token request. */
+  expectedScopes: Set<string>
+}
+
+/** The API host behind a reference domain: Docker Hub's references say docker.io, its API is elsewhere. */
+export function registryApiHost(domain: string): string {
+  return domain === 'docker.io' || domain === 'index.docker.io' ? 'registry-1.docker.io' : domain
+}
+
+/** Page size to ask for: registries cap `n` (Quay at 100, ECR and ACR at 1000). */
+export function tagPageSize(domain: string): number {
+  return domain === 'quay.io' || domain.endsWith('.quay.io') ? 100 : 1000
+}
+
+/**
+ * Talks the OCI distribution API: tag lists (following Link pages on the same host), manifest
+ * digests, and the Basic/Bearer auth dance with token caching. One instance per run: it caches
+ * tag lists per repository, tokens per scope and challenges per registry.
+ */
+export class RegistryClient {
+  readonly stats: RegistryStats = { requests: 0, tagListRequests: 0, manifestRequests: 0, tokenRequests: 0 }
+  private readonly http: HttpTransport
+  private readonly resolveAccess: AccessResolver
+  private readonly maxPages: number
+  private readonly registries = new Map<string, Promise<RegistryState>>()
+  private readonly tagLists = new Map<string, Promise<string[]>>()
+
+  constructor(options: RegistryClientOptions) {
+    this.http = new HttpTransport(options.http)
+    this.resolveAccess = options.access
+    this.maxPages = options.maxPages ?? 1000
+  }
+
+  /** Says which repositories will be read, so one token request can cover several of them. */
+  async expect(repositories: readonly RepositoryRef[]): Promise<void> {
+    for (const repo of repositories) {
+      const state = await this.registry(repo.domain)
+      state.expectedScopes.add(pullScope(repo.path))
+    }
+  }
+
+  /** Every tag of a repository, de-duplicated and sorted ascending byte-wise (never registry order). */
+  listTags(repo: RepositoryRef, signal?: AbortSignal): Promise<string[]> {
+    const key = `${repo.domain}/${repo.path}`
+    let cached = this.tagLists.get(key)
+    if (!cached) {
+      cached = this.fetchTags(repo, signal)
+      this.tagLists.set(key, cached)
+      cached.catch(() => this.tagLists.delete(key))
+    }
+    return cached
+  }
+
+  /** The digest a tag (or digest) points at: for a multi-arch tag the index digest, as pods pin it. */
+  async resolveDigest(repo: RepositoryRef, reference: string, signal?: AbortSignal): Promise<ManifestDigest> {
+    const state = await this.registry(repo.domain)
+    const url = new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, state.base)
+    const what = `${repo.domain}/${repo.path}:${reference}`
+    this.stats.manifestRequests++
+    const head = await this.authorized(state, url, 'HEAD', { accept: MANIFEST_ACCEPT }, repo.path, signal)
+    if (head.status === 200) {
+      const digest = header(head, 'docker-content-digest')
+      if (digest && DIGEST.test(digest)) return { digest, mediaType: mediaTypeOf(head) }
+    } else if (head.status !== 405) {
+      throw this.failure(state, head, what, 'manifest')
+    }
+    // Older registries omit the digest on HEAD: the digest is then the sha256 of the bytes served.
+    this.stats.manifestRequests++
+    const get = await this.authorized(state, url, 'GET', { accept: MANIFEST_ACCEPT }, repo.path, signal)
+    if (get.status !== 200) throw this.failure(state, get, what, 'manifest')
+    const computed = `sha256:${createHash('sha256').update(get.body).digest('hex')}`
+    const sent = header(get, 'docker-content-digest')
+    if (sent?.startsWith('sha256:') && sent !== computed) {
+      throw new RegistryError(
+        'protocol',
+        `${state.domain} sent a manifest for ${what} whose digest does not match`,
+      )
+    }
+    return { digest: computed, mediaType: mediaTypeOf(get) }
+  }
+
+  async close(): Promise<void> {
+    await this.http.close()
+  }
+
+  private registry(domain: string): Promise<RegistryState> {
+    let state = this.registries.get(domain)
+    if (!state) {
+      state = this.resolveAccess(domain).then(async (access) => {
+        const created: RegistryState = {
+          domain,
+          base: new URL(`${access.insecure ? 'http' : 'https'}://${registryApiHost(domain)}/`),
+          access,
+          tls: { skipTlsVerify: access.skipTlsVerify, ...(access.caFile ? { caFile: access.caFile } : {}) },
+          tokens: new Map(),
+          pendingTokens: new Map(),
+          expectedScopes: new Set(),
+        }
+        await this.ping(created)
+        return created
+      })
+      this.registries.set(domain, state)
+      state.catch(() => this.registries.delete(domain))
+    }
+    return state
+  }
+
+  /**
+   * Learns the registry's auth challenge once with `GET /v2/`, so concurrent first requests
+   * do not each collect a 401 (distribution's client pings the same way).
+   */
+  private async ping(state: RegistryState): Promise<void> {
+    this.stats.requests++
+    const res = await this.http.send(new URL('/v2/', state.base), { method: 'GET', headers: {} }, state.tls)
+    if (res.status !== 401) return
+    const challenges = parseChallenges(headerValues(res, 'www-authenticate').join(', '))
+    const challenge =
+      challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
+    if (challenge) state.challenge = challenge
+  }
+
+  private async fetchTags(repo: RepositoryRef, signal?: AbortSignal): Promise<string[]> {
+    const state = await this.registry(repo.domain)
+    const what = `${repo.domain}/${repo.path}`
+    const tags = new Set<string>()
+    let pageSize = tagPageSize(repo.domain)
+    let url = new URL(`/v2/${repo.path}/tags/list?n=${pageSize}`, state.base)
+    for (let page = 0; ; page++) {
+      if (page >= this.maxPages) {
+        throw new RegistryError(
+          'protocol',
+          `${what} has more than ${this.maxPages} pages of tags (${tags.size} read); the listing was stopped`,
+        )
+      }
+      this.stats.tagListRequests++
+      let res = await this.authorized(state, url, 'GET', { accept: 'application/json' }, repo.path, signal)
+      // Some registries reject a large `n` (Quay 413, ECR 405, distribution 400 for a bad number): ask for less.
+      if (
+        (res.status === 413 || res.status === 405 || res.status === 400) &&
+        url.searchParams.has('n') &&
+        pageSize > 100
+      ) {
+        pageSize = 100
+        url.searchParams.set('n', String(pageSize))
+        this.stats.tagListRequests++
+        res = await this.authorized(state, url, 'GET', { accept: 'application/json' }, repo.path, signal)
+      }
+      if (res.status !== 200) throw this.failure(state, res, what, 'repository')
+      for (const tag of parseTagList(res.body, what, state.domain)) tags.add(tag)
+      const next = nextLink(res)
+      if (!next) break
+      const target = new URL(next, url)
+      if (target.origin !== state.base.origin) {
+        throw new RegistryError(
+          'protocol',
+          `${state.domain} sent a next-page link for ${what} to another host (${target.host}); refusing to follow it`,
+        )
+      }
+      url = target
+    }
+    return [...tags].sort()
+  }
+
+  /**
+   * Sends a request with whatever auth the registry asked for, answering one 401 challenge, and
+   * follows redirects itself so credentials never leave the registry's scheme, host and port.
+   */
+  private async authorized(
+    state: RegistryState,
+    url: URL,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
+    const scope = pullScope(path)
+    let auth = await this.authHeader(state, scope, false, signal)
+    let res = await this.follow(state, url, method, headers, auth, signal)
+    if (res.status !== 401) return res
+    const challenges = parseChallenges(headerValues(res, 'www-authenticate').join(', '))
+    const challenge =
+      challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
+    if (!challenge) return res
+    const hadAuth = auth !== undefined
+    state.challenge = challenge
+    state.tokens.delete(scope)
+    // After a rejected token ask for this scope alone; a batch may have been granted less than asked.
+    auth = await this.authHeader(state, scope, hadAuth, signal)
+    if (auth === undefined) {
+      if (hadAuth || challenge.scheme === 'basic') throw this.authRequired(state)
+      return res
+    }
+    res = await this.follow(state, url, method, headers, auth, signal)
+    return res
+  }
+
+  private async follow(
+    state: RegistryState,
+    start: URL,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    auth: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
+    let url = start
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === state.base.origin
+      this.stats.requests++
+      const res = await this.http.send(
+        url,
+        { method, headers: { ...headers, ...(auth && sameOrigin ? { authorization: auth } : {}) } },
+        state.tls,
+        signal,
+      )
+      const location = header(res, 'location')
+      if (res.status < 300 || res.status >= 400 || !location || res.status === 304) return res
+      if (hop >= MAX_REDIRECTS) {
+        throw new RegistryError('protocol', `${state.domain} redirected more than ${MAX_REDIRECTS} times`)
+      }
+      url = new URL(location, url)
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new RegistryError('protocol', `${state.domain} redirected to an unsupported URL scheme`)
+      }
+    }
+  }
+
+  /** The Authorization header for a scope, fetching a token when needed and `fresh` allows. */
+  private async authHeader(
+    state: RegistryState,
+    scope: string,
+    fresh: boolean,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const creds = state.access.credentials
+    const challenge = state.challenge
+    if (!challenge) return undefined
+    if (challenge.scheme === 'basic') {
+      if (creds?.username === undefined || creds.password === undefined) return undefined
+      return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+    }
+    if (creds?.registryToken) return `Bearer ${creds.registryToken}`
+    const cached = state.tokens.get(scope)
+    if (cached && cached.expiresAt - TOKEN_MARGIN_MS > Date.now()) return cached.header
+    const pending = state.pendingTokens.get(scope)
+    if (pending) return (await pending).header
+    const scopes = fresh ? [scope] : this.batchScopes(state, scope)
+    const request = this.fetchToken(state, challenge, scopes, signal)
+    for (const s of scopes) state.pendingTokens.set(s, request)
+    try {
+      const token = await request
+      for (const s of scopes) state.tokens.set(s, token)
+      return token.header
+    } finally {
+      for (const s of scopes) state.pendingTokens.delete(s)
+    }
+  }
+
+  /** The scope needed now plus expected scopes that have no valid token yet. */
+  private batchScopes(state: RegistryState, scope: string): string[] {
+    const scopes = [scope]
+    for (const s of state.expectedScopes) {
+      if (scopes.length >= MAX_SCOPES_PER_TOKEN) break
+      if (s === scope || state.pendingTokens.has(s)) continue
+      const cached = state.tokens.get(s)
+      if (cached && cached.expiresAt - TOKEN_MARGIN_MS > Date.now()) continue
+      scopes.push(s)
+    }
+    return scopes
+  }
+
+  private async fetchToken(
+    state: RegistryState,
+    challenge: AuthChallenge,
+    scopes: string[],
+    signal?: AbortSignal,
+  ): Promise<CachedToken> {
+    const realmText = challenge.params.realm
+    if (!realmText)
+      throw new RegistryError('protocol', `${state.domain} asked for a bearer token without a realm`)
+    let realm: URL
+    try {
+      realm = new URL(realmText)
+    } catch {
+      throw new RegistryError('protocol', `${state.domain} sent an invalid token realm`)
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new RegistryError('protocol', `${state.domain} sent a token realm with an unsupported scheme`)
+    }
+    const creds = state.access.credentials
+    // Credentials go to the realm only over HTTPS, or where the user allowed plain HTTP for this registry.
+    const mayCarryCredentials =
+      realm.protocol === 'https:' || realm.origin === state.base.origin || state.access.insecure
+    const service = challenge.params.service
+    this.stats.tokenRequests++
+    this.stats.requests++
+    let res: HttpResponse
+    if (creds?.identityToken && mayCarryCredentials) {
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'kubectl-images',
+        scope: scopes.join(' '),
+        ...(service ? { service } : {}),
+      })
+      res = await this.http.send(
+        realm,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+        },
+        state.tls,
+        signal,
+      )
+    } else {
+      const url = new URL(realm)
+      if (service) url.searchParams.set('service', service)
+      for (const s of scopes) url.searchParams.append('scope', s)
+      const headers: Record<string, string> = {}
+      if (creds?.username !== undefined && creds.password !== undefined && mayCarryCredentials) {
+        url.searchParams.set('account', creds.username)
+        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+      }
+      res = await this.http.send(url, { method: 'GET', headers }, state.tls, signal)
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new RegistryError(
+        'unauthorized',
+        `the token server for ${state.domain} rejected ${creds ? `the credentials from ${state.access.source}` : 'an anonymous request'}; ${LOGIN_HINT}`,
+        { status: res.status },
+      )
+    }
+    if (res.status !== 200) {
+      throw new RegistryError(
+        res.status === 429 ? 'rate-limited' : res.status >= 500 ? 'unavailable' : 'protocol',
+        `the token server for ${state.domain} answered HTTP ${res.status}`,
+        { status: res.status },
+      )
+    }
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown }
+    try {
+      body = JSON.parse(res.body.toString('utf8'))
+    } catch {
+      throw new RegistryError(
+        'protocol',
+        `the token server for ${state.domain} sent an unreadable answer (not JSON)`,
+      )
+    }
+    const token = typeof body.access_token === 'string' && body.access_token ? body.access_token : body.token
+    if (typeof token !== 'string' || !token) {
+      throw new RegistryError('protocol', `the token server for ${state.domain} sent no token`)
+    }
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in >= 60 ? body.expires_in : 60
+    return { header: `Bearer ${token}`, expiresAt: Date.now() + expiresIn * 1000 }
+  }
+
+  private authRequired(state: RegistryState): RegistryError {
+    const creds = state.access.credentials
+    return new RegistryError(
+      'unauthorized',
+      creds
+        ? `${state.domain} rejected the credentials from ${state.access.source}; ${LOGIN_HINT}`
+        : `${state.domain} requires authentication and no credentials were found; ${LOGIN_HINT}`,
+      { status: 401 },
+    )
+  }
+
+  private failure(state: RegistryState, res: HttpResponse, what: string, object: 'repository' | 'manifest') {
+    const { code, message } = registryErrorDetail(res.body)
+    const detail = code ? ` (${code}${message ? `: ${message}` : ''})` : ''
+    const status = res.status
+    if (status === 404) {
+      const missing = object === 'manifest' && code !== 'NAME_UNKNOWN' ? 'tag or digest' : 'repository'
+      return new RegistryError('not-found', `${missing} ${what} not found${detail}`, { status })
+    }
+    if (status === 401) return this.authRequired(state)
+    if (status === 403) {
+      return new RegistryError('denied', `access to ${what} denied by ${state.domain}${detail}`, { status })
+    }
+    if (status === 429) {
+      return new RegistryError(
+        'rate-limited',
+        `${state.domain} kept rate-limiting requests for ${what} (HTTP 429 after ${this.http.options.retries + 1} attempts); try again later`,
+        { status },
+      )
+    }
+    if (status >= 500) {
+      return new RegistryError(
+        'unavailable',
+        `${state.domain} answered HTTP ${status} for ${what} after ${this.http.options.retries + 1} attempts${detail}`,
+        { status },
+      )
+    }
+    return new RegistryError('protocol', `${state.domain} answered HTTP ${status} for ${what}${detail}`, {
+      status,
+    })
+  }
+}
+
+const LOGIN_HINT = 'run `docker login` or set KUBECTL_IMAGES_REGISTRY_USERNAME/PASSWORD'
+
+function pullScope(path: string): string {
+  return `repository:${path}:pull`
+}
+
+function mediaTypeOf(res: HttpResponse): string {
+  return (header(res, 'content-type') ?? '').split(';')[0]!.trim()
+}
+
+/** The `rel="next"` target of a Link header, if any. */
+export function nextLink(res: HttpResponse): string | undefined {
+  for (const value of headerValues(res, 'link')) {
+    for (const part of value.split(/,(?=\s*<)/)) {
+      const match = /^\s*<([^>]*)>(.*)$/.exec(part)
+      if (match && /;\s*rel="?next"?/i.test(match[2]!)) return match[1]
+    }
+  }
+  return undefined
+}
+
+function parseTagList(body: Buffer, what: string, domain: string): string[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new RegistryError('protocol', `${domain} sent an unreadable tag list for ${what} (not JSON)`)
+  }
+  const tags = (parsed as { tags?: unknown } | null)?.tags
+  if (tags === null || tags === undefined) return []
+  if (!Array.isArray(tags))
+    throw new RegistryError('protocol', `${domain} sent a tag list for ${what} without a tags array`)
+  return tags.filter((tag): tag is string => typeof tag === 'string')
+}

@@ -1,0 +1,249 @@
+import { readFileSync } from 'node:fs'
+import { Agent, request, errors as undiciErrors } from 'undici'
+import { Semaphore, sleep } from '../util/limit.ts'
+import { RegistryError } from './errors.ts'
+
+export interface TlsSettings {
+  skipTlsVerify: boolean
+  caFile?: string
+}
+
+export interface HttpOptions {
+  /** Time allowed for one request (headers and body), in ms. */
+  requestTimeoutMs: number
+  /** Attempts after the first one for 408/429/5xx and broken connections. */
+  retries: number
+  /** Base of the exponential backoff, in ms. */
+  backoffMs: number
+  /** Longest wait a `Retry-After` may impose, in ms; longer values are capped to this. */
+  maxRetryAfterMs: number
+  /** Requests in flight per registry host. */
+  concurrencyPerHost: number
+  /** Largest response body we read, in bytes (a tag list of 100k tags is ~3 MB). */
+  maxBodyBytes: number
+  userAgent: string
+}
+
+export const defaultHttpOptions: HttpOptions = {
+  requestTimeoutMs: 30_000,
+  retries: 4,
+  backoffMs: 250,
+  maxRetryAfterMs: 60_000,
+  concurrencyPerHost: 8,
+  maxBodyBytes: 64 * 1024 * 1024,
+  userAgent: 'kubectl-images',
+}
+
+export interface HttpResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+  url: URL
+}
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504])
+
+/** One header value, the first when it was sent several times. */
+export function header(res: HttpResponse, name: string): string | undefined {
+  const value = res.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/** Every value of a header sent several times (WWW-Authenticate may be). */
+export function headerValues(res: HttpResponse, name: string): string[] {
+  const value = res.headers[name]
+  if (value === undefined) return []
+  return Array.isArray(value) ? value : [value]
+}
+
+/** `Retry-After` as delta-seconds or an HTTP-date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  if (Number.isNaN(date)) return undefined
+  return Math.max(0, date - now)
+}
+
+/**
+ * Sends registry requests: TLS settings per registry, bounded concurrency per host, a timeout per
+ * request, and bounded retries with backoff that honour (a capped) `Retry-After`.
+ * No redirects are followed here: the client decides where credentials may go.
+ */
+export class HttpTransport {
+  readonly options: HttpOptions
+  private readonly agents = new Map<string, Agent>()
+  private readonly limits = new Map<string, Semaphore>()
+
+  constructor(options: Partial<HttpOptions> = {}) {
+    this.options = { ...defaultHttpOptions, ...options }
+  }
+
+  private agentFor(tls: TlsSettings): Agent {
+    const key = `${tls.skipTlsVerify}|${tls.caFile ?? ''}`
+    let agent = this.agents.get(key)
+    if (!agent) {
+      let ca: Buffer | undefined
+      if (tls.caFile) {
+        try {
+          ca = readFileSync(tls.caFile)
+        } catch (error) {
+          throw new RegistryError('config', `cannot read CA file ${tls.caFile}: ${(error as Error).message}`)
+        }
+      }
+      agent = new Agent({
+        connect: { rejectUnauthorized: !tls.skipTlsVerify, ...(ca ? { ca } : {}) },
+        connections: this.options.concurrencyPerHost,
+        headersTimeout: this.options.requestTimeoutMs,
+        bodyTimeout: this.options.requestTimeoutMs,
+        connectTimeout: Math.min(this.options.requestTimeoutMs, 10_000),
+      })
+      this.agents.set(key, agent)
+    }
+    return agent
+  }
+
+  private limitFor(host: string): Semaphore {
+    let limit = this.limits.get(host)
+    if (!limit) {
+      limit = new Semaphore(this.options.concurrencyPerHost)
+      this.limits.set(host, limit)
+    }
+    return limit
+  }
+
+  /** One attempt: no retries, no redirects; the whole body is read. */
+  async once(
+    url: URL,
+    init: { method: 'GET' | 'HEAD' | 'POST'; headers: Record<string, string>; body?: string },
+    tls: TlsSettings,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs)
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout
+    return this.limitFor(url.host).run(async () => {
+      const res = await request(url, {
+        method: init.method,
+        headers: { 'user-agent': this.options.userAgent, ...init.headers },
+        ...(init.body === undefined ? {} : { body: init.body }),
+        dispatcher: this.agentFor(tls),
+        signal: combined,
+      })
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length
+        if (size > this.options.maxBodyBytes) {
+          res.body.destroy()
+          throw new RegistryError(
+            'protocol',
+            `response from ${url.host} is larger than ${this.options.maxBodyBytes} bytes`,
+          )
+        }
+        chunks.push(chunk as Buffer)
+      }
+      return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), url }
+    })
+  }
+
+  /**
+   * Sends with retries. Retries 408/429/5xx and connection failures; waits `Retry-After` when given
+   * (capped), else exponential backoff with jitter. Throws RegistryError when attempts run out.
+   */
+  async send(
+    url: URL,
+    init: { method: 'GET' | 'HEAD' | 'POST'; headers: Record<string, string>; body?: string },
+    tls: TlsSettings,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      let res: HttpResponse | undefined
+      let failure: unknown
+      try {
+        res = await this.once(url, init, tls, signal)
+      } catch (error) {
+        if (signal?.aborted) throw deadlineError(url, signal)
+        if (error instanceof RegistryError) throw error
+        const mapped = mapNetworkError(url, error)
+        if (!mapped.retry) throw mapped.error
+        failure = mapped.error
+      }
+      if (res && !RETRY_STATUS.has(res.status)) return res
+      const last = attempt >= this.options.retries
+      if (last) {
+        if (res) return res
+        throw failure
+      }
+      const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined
+      const backoff = this.options.backoffMs * 2 ** attempt * (0.8 + Math.random() * 0.4)
+      const wait = Math.min(retryAfter ?? backoff, this.options.maxRetryAfterMs)
+      try {
+        await sleep(wait, signal)
+      } catch {
+        throw deadlineError(url, signal)
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((agent) => agent.close()))
+    this.agents.clear()
+  }
+}
+
+function deadlineError(url: URL, signal?: AbortSignal): RegistryError {
+  const reason = signal?.reason as Error | undefined
+  return new RegistryError(
+    'timeout',
+    `gave up on ${url.host}: ${reason?.name === 'TimeoutError' ? 'the overall deadline passed' : 'cancelled'}`,
+  )
+}
+
+/** Maps an undici/socket failure to a RegistryError, and says whether another attempt may help. */
+function mapNetworkError(url: URL, error: unknown): { error: RegistryError; retry: boolean } {
+  const err = error as Error & { code?: string; cause?: { code?: string; message?: string } }
+  const code = err.code ?? err.cause?.code ?? ''
+  const mapped = classifyNetworkError(url, err, code)
+  return {
+    error: mapped,
+    retry: mapped.kind === 'timeout' || (mapped.kind === 'network' && code !== 'ENOTFOUND'),
+  }
+}
+
+function classifyNetworkError(url: URL, err: Error, code: string): RegistryError {
+  const error = err
+  if (
+    err.name === 'TimeoutError' ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError
+  ) {
+    return new RegistryError('timeout', `${url.host} did not answer in time`, { cause: error })
+  }
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    return new RegistryError('timeout', `could not connect to ${url.host} in time`, { cause: error })
+  }
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code) || /certificate/i.test(err.message)) {
+    return new RegistryError(
+      'tls',
+      `TLS error talking to ${url.host}: ${err.message}; pass --ca-file, or --insecure-skip-tls-verify to skip verification`,
+      { cause: error },
+    )
+  }
+  if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(err.message)) {
+    return new RegistryError(
+      'tls',
+      `${url.host} does not speak HTTPS; if it is a plain HTTP registry, pass --insecure (or set KUBECTL_IMAGES_REGISTRY_INSECURE)`,
+      { cause: error },
+    )
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new RegistryError('network', `cannot resolve registry host ${url.hostname}`, { cause: error })
+  }
+  if (code === 'ECONNREFUSED') {
+    return new RegistryError('network', `connection to ${url.host} refused`, { cause: error })
+  }
+  return new RegistryError('network', `connection to ${url.host} failed: ${err.message || code}`, {
+    cause: error,
+  })
+}

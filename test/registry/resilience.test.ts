@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { type RegistryAccess, RegistryClient } from '../../src/registry/client.ts'
+import { RegistryError } from '../../src/registry/errors.ts'
+import { type EchoHost, type FaultProxy, startEchoHost, startFaultProxy } from '../support/proxy.ts'
+import { startRegistry, type TestRegistry } from '../support/registry.ts'
+
+// Faults the reference registry cannot show, injected by a proxy in front of it.
+const fast = { retries: 3, backoffMs: 10, requestTimeoutMs: 5000 }
+const TAGS = Array.from({ length: 250 }, (_, i) => `1.${Math.floor(i / 10)}.${i % 10}`)
+
+function client(options: { credentials?: RegistryAccess['credentials']; http?: object } = {}) {
+  return new RegistryClient({
+    access: async () => ({
+      insecure: true,
+      skipTlsVerify: false,
+      source: 'test',
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    }),
+    http: { ...fast, ...options.http },
+  })
+}
+
+async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
+  try {
+    await promise
+  } catch (error) {
+    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`)
+    return error
+  }
+  assert.fail('expected the promise to reject')
+}
+
+describe('registry client behind a fault proxy', () => {
+  let registry: TestRegistry
+  let proxy: FaultProxy
+  let echo: EchoHost
+  const repo = () => ({ domain: proxy.host, path: 'big/repo' })
+  before(async () => {
+    registry = await startRegistry({ auth: 'htpasswd', users: { carol: 'pw-carol-1' } })
+    await registry.pushTags('big/repo', TAGS)
+    proxy = await startFaultProxy(registry.url)
+    echo = await startEchoHost()
+  })
+  after(async () => {
+    await Promise.all([proxy.stop(), echo.stop(), registry.stop()])
+  })
+  const creds = { username: 'carol', password: 'pw-carol-1' }
+
+  test('follows relative Link pages of shuffled tags to the end', async () => {
+    proxy.setFaults([{ kind: 'paginate', match: /tags\/list/, maxPageSize: 100, order: 'shuffled' }])
+    proxy.clear()
+    const c = client({ credentials: creds })
+    const tags = await c.listTags(repo())
+    assert.deepEqual(tags, [...TAGS].sort())
+    assert.equal(c.stats.tagListRequests, 3)
+    await c.close()
+  })
+
+  test('does not stop on a short page while a Link remains, and follows absolute Links', async () => {
+    proxy.setFaults([
+      { kind: 'paginate', match: /tags\/list/, maxPageSize: 60, shortPages: true, link: 'absolute' },
+    ])
+    const c = client({ credentials: creds })
+    assert.deepEqual(await c.listTags(repo()), [...TAGS].sort())
+    assert.ok(c.stats.tagListRequests > 5)
+    await c.close()
+  })
+
+  test('refuses a next-page Link to another host and sends it nothing', async () => {
+    proxy.setFaults([{ kind: 'paginate', match: /tags\/list/, maxPageSize: 100, link: { base: echo.url } }])
+    echo.clear()
+    const c = client({ credentials: creds })
+    const error = await rejection(c.listTags(repo()))
+    assert.equal(error.kind, 'protocol')
+    assert.match(error.message, /next-page link .* to another host/)
+    assert.equal(echo.requests.length, 0)
+    await c.close()
+  })
+
+  test('never forwards credentials on a redirect to another host', async () => {
+    proxy.setFaults([
+      {
+        kind: 'status',
+        match: /manifests/,
+        status: 307,
+        headers: { location: `${echo.url}/v2/big/repo/manifests/1.0.0` },
+        body: '',
+      },
+    ])
+    echo.clear()
+    const c = client({ credentials: creds })
+    await rejection(c.resolveDigest(repo(), '1.0.0'))
+    assert.equal(echo.requests.length, 1)
+    assert.equal(echo.requests[0]!.authorization.present, false)
+    await c.close()
+  })
+
+  test('waits out 429 with Retry-After, and caps an absurd one', async () => {
+    proxy.setFaults([{ kind: 'status', match: /tags\/list/, status: 429, retryAfter: 1, times: 1 }])
+    const c = client({ credentials: creds })
+    assert.equal((await c.listTags(repo())).length, TAGS.length)
+    await c.close()
+    proxy.setFaults([{ kind: 'status', match: /tags\/list/, status: 429, retryAfter: '999999999', times: 2 }])
+    const capped = client({ credentials: creds, http: { maxRetryAfterMs: 50 } })
+    assert.equal((await capped.listTags(repo())).length, TAGS.length)
+    assert.equal(proxy.faultHits()[0], 2)
+    await capped.close()
+  })
+
+  test('retries 503 and resets, then gives up with the status after bounded attempts', async () => {
+    proxy.setFaults([
+      { kind: 'status', match: /tags\/list/, status: 503, times: 2 },
+      { kind: 'reset', match: /manifests/, times: 1 },
+    ])
+    const c = client({ credentials: creds })
+    assert.equal((await c.listTags(repo())).length, TAGS.length)
+    assert.match((await c.resolveDigest(repo(), '1.0.0')).digest, /^sha256:[a-f0-9]{64}$/)
+    await c.close()
+    proxy.setFaults([{ kind: 'status', match: /tags\/list/, status: 503 }])
+    proxy.clear()
+    const failing = client({ credentials: creds, http: { retries: 2 } })
+    const error = await rejection(failing.listTags(repo()))
+    assert.equal(error.kind, 'unavailable')
+    assert.match(error.message, /HTTP 503 .* after 3 attempts/)
+    assert.equal(proxy.count(/tags\/list/), 3)
+    await failing.close()
+  })
+
+  test('retries a truncated body', async () => {
+    proxy.setFaults([{ kind: 'truncate', match: /tags\/list/, times: 1, keepBytes: 20 }])
+    const c = client({ credentials: creds })
+    assert.equal((await c.listTags(repo())).length, TAGS.length)
+    assert.equal(proxy.faultHits()[0], 1)
+    await c.close()
+  })
+
+  test('times out a slow request, and honours the overall deadline', async () => {
+    proxy.setFaults([{ kind: 'delay', match: /tags\/list/, headersMs: 3000 }])
+    const slow = client({ credentials: creds, http: { requestTimeoutMs: 200, retries: 0 } })
+    const error = await rejection(slow.listTags(repo()))
+    assert.equal(error.kind, 'timeout')
+    await slow.close()
+    const patient = client({ credentials: creds, http: { requestTimeoutMs: 10_000, retries: 0 } })
+    const deadline = await rejection(patient.listTags(repo(), AbortSignal.timeout(200)))
+    assert.equal(deadline.kind, 'timeout')
+    assert.match(deadline.message, /deadline/)
+    await patient.close()
+    proxy.setFaults([])
+  })
+
+  test('reads an unreadable tag list as a protocol error', async () => {
+    proxy.setFaults([{ kind: 'status', match: /tags\/list/, status: 200, body: 'not json {' }])
+    const c = client({ credentials: creds })
+    const error = await rejection(c.listTags(repo()))
+    assert.equal(error.kind, 'protocol')
+    assert.match(error.message, /unreadable tag list/)
+    await c.close()
+    proxy.setFaults([])
+  })
+})
