@@ -484,7 +484,8 @@ export class RegistryClient {
   }
 }
 
-const LOGIN_HINT = 'run `docker login` or set KUBECTL_IMAGES_REGISTRY_USERNAME/PASSWORD'
+const LOGIN_HINT =
+  'run `docker login`, or set KUBECTL_IMAGES_REGISTRY_HOST=<host> with KUBECTL_IMAGES_REGISTRY_USERNAME and _PASSWORD'
 
 function pullScope(path: string): string {
   return `repository:${path}:pull`

@@ -233,7 +233,7 @@ function classifyNetworkError(url: URL, err: Error, code: string): RegistryError
   if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(err.message)) {
     return new RegistryError(
       'tls',
-      `${url.host} does not speak HTTPS; if it is a plain HTTP registry, pass --insecure (or set KUBECTL_IMAGES_REGISTRY_INSECURE)`,
+      `${url.host} does not speak HTTPS; if it is a plain HTTP registry, pass --insecure (or set KUBECTL_IMAGES_REGISTRY_HOST=<host> with KUBECTL_IMAGES_REGISTRY_INSECURE=true)`,
       { cause: error },
     )
   }
