@@ -37,7 +37,7 @@ describe('registry client behind a fault proxy', () => {
   let echo: EchoHost
   const repo = () => ({ domain: proxy.host, path: 'big/repo' })
   before(async () => {
-    registry = await startRegistry({ auth: 'htpasswd', users: { carol: 'pw-carol-1' } })
+    registry = await startRegistry({ auth: 'htpasswd', users: { carol: 'pw-carol-1' }, storage: 'inmemory' })
     await registry.pushTags('big/repo', TAGS)
     proxy = await startFaultProxy(registry.url)
     echo = await startEchoHost()
@@ -136,7 +136,7 @@ describe('registry client behind a fault proxy', () => {
   })
 
   test('times out a slow request, and honours the overall deadline', async () => {
-    proxy.setFaults([{ kind: 'delay', match: /tags\/list/, headersMs: 3000 }])
+    proxy.setFaults([{ kind: 'delay', match: /tags\/list/, headersMs: 1200 }])
     const slow = client({ credentials: creds, http: { requestTimeoutMs: 200, retries: 0 } })
     const error = await rejection(slow.listTags(repo()))
     assert.equal(error.kind, 'timeout')
