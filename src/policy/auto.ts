@@ -1,0 +1,165 @@
+// `auto`: the default policy. It keeps the shape of the running tag (see docs/policies.md).
+//
+// A tag reads as <prefix><N(.N)*><suffix>: the prefix is everything before the first digit (`v`, `release-`),
+// the suffix is split into an optional prerelease (-rc1, -beta.2, -SNAPSHOT, ...) and a variant whose digit
+// runs are wildcards (-alpine3.19 has the template -alpine#.#). Candidates have the same prefix, the same
+// number of numeric parts and the same variant template; prereleases only when the running tag is one.
+import type { VersionedPolicy } from './distance.ts'
+import { quoteArg } from './kluctl.ts'
+import { compareLoose, rankByKeys } from './looseversion.ts'
+
+const MAX_INT32 = 2147483647
+
+// A whole token of the suffix, with its number (`rc1`, `rc.1`, `beta-2`). preview before pre: longest first.
+const PRERELEASE = /(?:^|[-._+])(alpha|beta|rc|preview|pre|dev|snapshot)(?:[-._]?([0-9]+))?(?=$|[-._+])/i
+const LABEL_RANK: Record<string, number> = {
+  dev: 0,
+  snapshot: 0,
+  alpha: 1,
+  beta: 2,
+  pre: 3,
+  preview: 3,
+  rc: 4,
+}
+
+// Sort-key markers: a release sorts above every prerelease of the same numbers.
+const PRE = '\u0000'
+const RELEASE = '\u0001'
+
+interface Parsed {
+  prefix: string
+  parts: number
+  template: string
+  prerelease: boolean
+  /** Numbers, then release/prerelease (label, number), then the variant's numbers; fixed width per shape. */
+  key: string
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57
+}
+
+function int32(v: number): string {
+  return String.fromCharCode(v >>> 16, v & 0xffff)
+}
+
+/** The shape and sort key of a tag, or undefined when it has no digit at all (`latest`, `main`). */
+export function parseAutoTag(tag: string): Parsed | undefined {
+  const n = tag.length
+  let i = 0
+  while (i < n && !isDigit(tag.charCodeAt(i))) i++
+  if (i === n) return undefined
+  const prefix = tag.slice(0, i)
+  let key = ''
+  let parts = 0
+  for (;;) {
+    let v = 0
+    while (i < n && isDigit(tag.charCodeAt(i))) v = Math.min(v * 10 + tag.charCodeAt(i++) - 48, MAX_INT32)
+    key += int32(v)
+    parts++
+    if (i + 1 < n && tag.charCodeAt(i) === 46 && isDigit(tag.charCodeAt(i + 1))) i++
+    else break
+  }
+  let variant = tag.slice(i)
+  let prerelease = false
+  if (variant !== '') {
+    const m = PRERELEASE.exec(variant)
+    if (m !== null) {
+      prerelease = true
+      key += PRE + int32(LABEL_RANK[m[1]!.toLowerCase()]!) + int32(Math.min(Number(m[2] ?? 0), MAX_INT32))
+      variant = variant.slice(0, m.index) + variant.slice(m.index + m[0].length)
+    }
+  }
+  if (!prerelease) key += RELEASE
+  // Digits inside the variant are the variant's own version (alpine3.19 → 3.20): wildcards, ordered last.
+  let template = ''
+  for (let j = 0; j < variant.length; ) {
+    if (!isDigit(variant.charCodeAt(j))) {
+      template += variant[j++]
+      continue
+    }
+    let v = 0
+    while (j < variant.length && isDigit(variant.charCodeAt(j))) {
+      v = Math.min(v * 10 + variant.charCodeAt(j++) - 48, MAX_INT32)
+    }
+    template += '#'
+    key += int32(v)
+  }
+  return { prefix, parts, template, prerelease, key }
+}
+
+/** No usable running tag: plain releases `X.Y.Z` or `vX.Y.Z`, by their numbers. */
+function releaseKey(tag: string): string | undefined {
+  const n = tag.length
+  let i = tag.charCodeAt(0) === 118 ? 1 : 0
+  let key = ''
+  for (let part = 0; part < 3; part++) {
+    if (part > 0) {
+      if (tag.charCodeAt(i) !== 46) return undefined
+      i++
+    }
+    const start = i
+    let v = 0
+    while (i < n && isDigit(tag.charCodeAt(i))) v = Math.min(v * 10 + tag.charCodeAt(i++) - 48, MAX_INT32)
+    if (i === start) return undefined
+    key += int32(v)
+  }
+  return i === n ? key : undefined
+}
+
+/**
+ * The default policy. With a running tag that has a number, candidates keep its shape (prefix, count of
+ * numeric parts, variant template) and never turn a release into a prerelease; without one (or for `latest`),
+ * candidates are plain `X.Y.Z` / `vX.Y.Z` releases. Ordered by the numbers, then release above prerelease
+ * (label dev/snapshot < alpha < beta < pre/preview < rc, then its number), then the variant's numbers.
+ */
+export function auto(currentTag?: string): VersionedPolicy {
+  const expr = currentTag === undefined ? 'auto()' : `auto(current=${quoteArg(currentTag)})`
+  const current = currentTag === undefined ? undefined : parseAutoTag(currentTag)
+  let keyOf: (tag: string) => string | undefined
+  let versionOf: (tag: string) => string
+  if (current === undefined) {
+    keyOf = releaseKey
+    versionOf = (tag) => tag
+  } else {
+    keyOf = (tag) => {
+      if (!tag.startsWith(current.prefix)) return undefined
+      const t = parseAutoTag(tag)
+      if (
+        t === undefined ||
+        t.prefix !== current.prefix ||
+        t.parts !== current.parts ||
+        t.template !== current.template ||
+        (t.prerelease && !current.prerelease)
+      ) {
+        return undefined
+      }
+      return t.key
+    }
+    // `release-1.2` is version 1.2 for classify().
+    versionOf = (tag) => (tag.startsWith(current.prefix) ? tag.slice(current.prefix.length) : tag)
+  }
+  return {
+    expr,
+    matches: (tag) => keyOf(tag) !== undefined,
+    rank(tags) {
+      const kept: string[] = []
+      const keys: string[] = []
+      for (const tag of tags) {
+        const key = keyOf(tag)
+        if (key === undefined) continue
+        kept.push(tag)
+        keys.push(key)
+      }
+      return rankByKeys(kept, keys)
+    },
+    compare(a, b) {
+      const ka = keyOf(a)
+      const kb = keyOf(b)
+      // Not both candidates (a running tag of another shape): kluctl's loose order on the versions.
+      if (ka === undefined || kb === undefined) return compareLoose(versionOf(a), versionOf(b))
+      return ka < kb ? -1 : ka > kb ? 1 : 0
+    },
+    versionOf,
+  }
+}
