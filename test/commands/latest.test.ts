@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { runCli } from '../support/cli.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
@@ -177,5 +180,23 @@ describe('kubectl images latest', () => {
     assert.equal(run.code, 0, run.stderr)
     assert.equal(run.stdout.trim(), `${token.host}/tok/app:3.1.0`)
     assert.doesNotMatch(run.stdout + run.stderr, /erin-password-77/)
+  })
+
+  test('runs as a kubectl plugin through kubectl plugin discovery', {
+    skip: !existsSync('/usr/bin/kubectl'),
+  }, async () => {
+    const pluginDir = join(dir, 'plugins')
+    await rm(pluginDir, { recursive: true, force: true })
+    await mkdir(pluginDir)
+    await symlink(
+      fileURLToPath(new URL('../../bin/kubectl-images', import.meta.url)),
+      join(pluginDir, 'kubectl-images'),
+    )
+    const { stdout } = await promisify(execFile)(
+      '/usr/bin/kubectl',
+      ['images', 'latest', '--insecure', `${open.host}/team/app:1.25-alpine`, '-o', 'name'],
+      { env: { ...process.env, PATH: `${pluginDir}:${process.env.PATH}`, HOME: dir }, timeout: 30_000 },
+    )
+    assert.equal(stdout.trim(), `${open.host}/team/app:1.27-alpine`)
   })
 })
