@@ -1,9 +1,9 @@
 import { parsePolicy } from '../policy/index.ts'
 import type { TagPolicy } from '../policy/types.ts'
 import { parseImageReference } from '../reference/index.ts'
-import type { RegistryClient, RepositoryRef } from '../registry/client.ts'
-import type { TagExclusions } from '../registry/exclude.ts'
+import type { RepositoryRef } from '../registry/client.ts'
 import { mapConcurrent } from '../util/limit.ts'
+import { TagLookup, type TagLookupOptions } from './lookup.ts'
 
 /** What the caller wants resolved: an image as written, optionally with its own policy. */
 export interface LatestRequest {
@@ -34,14 +34,11 @@ export interface LatestResult {
   error?: string
 }
 
-export interface LatestOptions {
-  client: RegistryClient
-  exclusions: TagExclusions
+export interface LatestOptions extends TagLookupOptions {
   all?: boolean
   digest?: boolean
   /** Images resolved at once (requests per host are limited separately by the client). */
   concurrency?: number
-  signal?: AbortSignal
 }
 
 /** The repository as the user wrote it, without tag or digest (so output keeps their spelling). */
@@ -68,6 +65,7 @@ export async function resolveLatest(
       return { request, error: (error as Error).message }
     }
   })
+  const lookup = new TagLookup(options)
   const repos: RepositoryRef[] = []
   for (const item of parsed) if (item.ref) repos.push({ domain: item.ref.domain, path: item.ref.path })
   await options.client.expect(repos).catch(() => undefined)
@@ -86,16 +84,10 @@ export async function resolveLatest(
     }
     try {
       const repo = { domain: ref.domain, path: ref.path }
-      const tags = options.exclusions.apply(await options.client.listTags(repo, options.signal))
-      result.tagCount = tags.length
-      const ranked = policy.rank(tags)
+      const { ranked, tagCount } = await lookup.rank(repo, policy)
+      result.tagCount = tagCount
       const latest = ranked[0]
-      if (latest === undefined) {
-        return {
-          ...result,
-          error: `no tag of ${ref.name} matches policy ${policy.expr} (${tags.length} tags listed)`,
-        }
-      }
+      if (latest === undefined) return { ...result, error: noMatch(ref.name, policy.expr, tagCount) }
       result.latest = latest
       result.latestImage = `${repositoryAsGiven(request.image.trim(), ref.tag, ref.digest)}:${latest}`
       if (options.all) result.tags = ranked
@@ -106,4 +98,9 @@ export async function resolveLatest(
       return { ...result, error: (error as Error).message }
     }
   })
+}
+
+/** The message for a repository none of whose tags the policy accepts. */
+export function noMatch(repository: string, policy: string, tagCount: number): string {
+  return `no tag of ${repository} matches policy ${policy} (${tagCount} tag${tagCount === 1 ? '' : 's'} listed)`
 }

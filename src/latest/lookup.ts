@@ -1,0 +1,65 @@
+import type { TagPolicy } from '../policy/types.ts'
+import type { RegistryClient, RepositoryRef } from '../registry/client.ts'
+import type { TagExclusions } from '../registry/exclude.ts'
+
+/** A place that remembers tag lists between runs (the disk cache). */
+export interface TagStore {
+  get(repo: RepositoryRef): Promise<string[] | undefined>
+  set(repo: RepositoryRef, tags: string[]): Promise<void>
+}
+
+export interface TagLookupOptions {
+  client: RegistryClient
+  exclusions: TagExclusions
+  store?: TagStore
+  signal?: AbortSignal
+}
+
+export interface Ranked {
+  /** Candidates newest first. */
+  ranked: string[]
+  /** Tags listed after exclusions. */
+  tagCount: number
+}
+
+/**
+ * The one path from a repository to its ranked tags, shared by `latest` and `scan`: tag list from the
+ * store or the registry (once per repository and run), exclusions, then the policy.
+ */
+export class TagLookup {
+  readonly options: TagLookupOptions
+  /** Repositories whose tags came from the store rather than the registry. */
+  cacheHits = 0
+  private readonly lists = new Map<string, Promise<string[]>>()
+
+  constructor(options: TagLookupOptions) {
+    this.options = options
+  }
+
+  tags(repo: RepositoryRef): Promise<string[]> {
+    const key = `${repo.domain}/${repo.path}`
+    let list = this.lists.get(key)
+    if (!list) {
+      list = this.fetch(repo)
+      this.lists.set(key, list)
+    }
+    return list
+  }
+
+  async rank(repo: RepositoryRef, policy: TagPolicy, extra?: TagExclusions): Promise<Ranked> {
+    let tags = this.options.exclusions.apply(await this.tags(repo))
+    if (extra) tags = extra.apply(tags)
+    return { ranked: policy.rank(tags), tagCount: tags.length }
+  }
+
+  private async fetch(repo: RepositoryRef): Promise<string[]> {
+    const stored = await this.options.store?.get(repo)
+    if (stored) {
+      this.cacheHits++
+      return stored
+    }
+    const tags = await this.options.client.listTags(repo, this.options.signal)
+    await this.options.store?.set(repo, tags)
+    return tags
+  }
+}
