@@ -87,6 +87,13 @@ interface RegistryState {
   pendingTokens: Map<string, Promise<CachedToken>>
   /** Scopes the caller said it will need, asked for together in one token request. */
   expectedScopes: Set<string>
+  /** Credentials for single repositories (pull secrets), overriding the registry's own. */
+  scopeAccess: Map<string, ScopedCredentials>
+}
+
+interface ScopedCredentials {
+  credentials?: RegistryCredentials
+  source: string
 }
 
 /** The API host behind a reference domain: Docker Hub's references say docker.io, its API is elsewhere. */
@@ -126,6 +133,15 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * Uses these credentials for one repository instead of the registry's (Kubernetes pull secrets can
+   * differ per repository path). Call before the repository is read.
+   */
+  async useCredentials(repo: RepositoryRef, credentials: RegistryCredentials, source: string): Promise<void> {
+    const state = await this.registry(repo.domain)
+    state.scopeAccess.set(pullScope(repo.path), { credentials, source })
+  }
+
   /** Every tag of a repository, de-duplicated and sorted ascending byte-wise (never registry order). */
   listTags(repo: RepositoryRef, signal?: AbortSignal): Promise<string[]> {
     const key = `${repo.domain}/${repo.path}`
@@ -149,12 +165,12 @@ export class RegistryClient {
       const digest = header(head, 'docker-content-digest')
       if (digest && DIGEST.test(digest)) return { digest, mediaType: mediaTypeOf(head) }
     } else if (head.status !== 405) {
-      throw this.failure(state, head, what, 'manifest')
+      throw this.failure(state, head, what, 'manifest', repo.path)
     }
     // Older registries omit the digest on HEAD: the digest is then the sha256 of the bytes served.
     this.stats.manifestRequests++
     const get = await this.authorized(state, url, 'GET', { accept: MANIFEST_ACCEPT }, repo.path, signal)
-    if (get.status !== 200) throw this.failure(state, get, what, 'manifest')
+    if (get.status !== 200) throw this.failure(state, get, what, 'manifest', repo.path)
     const computed = `sha256:${createHash('sha256').update(get.body).digest('hex')}`
     const sent = header(get, 'docker-content-digest')
     if (sent?.startsWith('sha256:') && sent !== computed) {
@@ -182,6 +198,7 @@ export class RegistryClient {
           tokens: new Map(),
           pendingTokens: new Map(),
           expectedScopes: new Set(),
+          scopeAccess: new Map(),
         }
         await this.ping(created)
         return created
@@ -232,7 +249,7 @@ export class RegistryClient {
         this.stats.tagListRequests++
         res = await this.authorized(state, url, 'GET', { accept: 'application/json' }, repo.path, signal)
       }
-      if (res.status !== 200) throw this.failure(state, res, what, 'repository')
+      if (res.status !== 200) throw this.failure(state, res, what, 'repository', repo.path)
       for (const tag of parseTagList(res.body, what, state.domain)) tags.add(tag)
       const next = nextLink(res)
       if (!next) break
@@ -274,7 +291,7 @@ export class RegistryClient {
     // After a rejected token ask for this scope alone; a batch may have been granted less than asked.
     auth = await this.authHeader(state, scope, hadAuth, signal)
     if (auth === undefined) {
-      if (hadAuth || challenge.scheme === 'basic') throw this.authRequired(state)
+      if (hadAuth || challenge.scheme === 'basic') throw this.authRequired(state, scope)
       return res
     }
     res = await this.follow(state, url, method, headers, auth, signal)
@@ -318,7 +335,7 @@ export class RegistryClient {
     fresh: boolean,
     signal?: AbortSignal,
   ): Promise<string | undefined> {
-    const creds = state.access.credentials
+    const { credentials: creds } = this.accessFor(state, scope)
     const challenge = state.challenge
     if (!challenge) return undefined
     if (challenge.scheme === 'basic') {
@@ -330,7 +347,8 @@ export class RegistryClient {
     if (cached && cached.expiresAt - TOKEN_MARGIN_MS > Date.now()) return cached.header
     const pending = state.pendingTokens.get(scope)
     if (pending) return (await pending).header
-    const scopes = fresh ? [scope] : this.batchScopes(state, scope)
+    // Repository-specific credentials get a token of their own.
+    const scopes = fresh || state.scopeAccess.has(scope) ? [scope] : this.batchScopes(state, scope)
     const request = this.fetchToken(state, challenge, scopes, signal)
     for (const s of scopes) state.pendingTokens.set(s, request)
     try {
@@ -347,7 +365,7 @@ export class RegistryClient {
     const scopes = [scope]
     for (const s of state.expectedScopes) {
       if (scopes.length >= MAX_SCOPES_PER_TOKEN) break
-      if (s === scope || state.pendingTokens.has(s)) continue
+      if (s === scope || state.pendingTokens.has(s) || state.scopeAccess.has(s)) continue
       const cached = state.tokens.get(s)
       if (cached && cached.expiresAt - TOKEN_MARGIN_MS > Date.now()) continue
       scopes.push(s)
@@ -373,7 +391,7 @@ export class RegistryClient {
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
       throw new RegistryError('protocol', `${state.domain} sent a token realm with an unsupported scheme`)
     }
-    const creds = state.access.credentials
+    const { credentials: creds, source } = this.accessFor(state, scopes[0]!)
     // Credentials go to the realm only over HTTPS, or where the user allowed plain HTTP for this registry.
     const mayCarryCredentials =
       realm.protocol === 'https:' || realm.origin === state.base.origin || state.access.insecure
@@ -413,7 +431,7 @@ export class RegistryClient {
     if (res.status === 401 || res.status === 403) {
       throw new RegistryError(
         'unauthorized',
-        `the token server for ${state.domain} rejected ${creds ? `the credentials from ${state.access.source}` : 'an anonymous request'}; ${LOGIN_HINT}`,
+        `the token server for ${state.domain} rejected ${creds ? `the credentials from ${source}` : 'an anonymous request'}; ${LOGIN_HINT}`,
         { status: res.status },
       )
     }
@@ -441,18 +459,28 @@ export class RegistryClient {
     return { header: `Bearer ${token}`, expiresAt: Date.now() + expiresIn * 1000 }
   }
 
-  private authRequired(state: RegistryState): RegistryError {
-    const creds = state.access.credentials
+  private accessFor(state: RegistryState, scope: string): ScopedCredentials {
+    return state.scopeAccess.get(scope) ?? state.access
+  }
+
+  private authRequired(state: RegistryState, scope: string): RegistryError {
+    const { credentials: creds, source } = this.accessFor(state, scope)
     return new RegistryError(
       'unauthorized',
       creds
-        ? `${state.domain} rejected the credentials from ${state.access.source}; ${LOGIN_HINT}`
+        ? `${state.domain} rejected the credentials from ${source}; ${LOGIN_HINT}`
         : `${state.domain} requires authentication and no credentials were found; ${LOGIN_HINT}`,
       { status: 401 },
     )
   }
 
-  private failure(state: RegistryState, res: HttpResponse, what: string, object: 'repository' | 'manifest') {
+  private failure(
+    state: RegistryState,
+    res: HttpResponse,
+    what: string,
+    object: 'repository' | 'manifest',
+    path: string,
+  ) {
     const { code, message } = registryErrorDetail(res.body)
     const detail = code ? ` (${code}${message ? `: ${message}` : ''})` : ''
     const status = res.status
@@ -460,7 +488,7 @@ export class RegistryClient {
       const missing = object === 'manifest' && code !== 'NAME_UNKNOWN' ? 'tag or digest' : 'repository'
       return new RegistryError('not-found', `${missing} ${what} not found${detail}`, { status })
     }
-    if (status === 401) return this.authRequired(state)
+    if (status === 401) return this.authRequired(state, pullScope(path))
     if (status === 403) {
       return new RegistryError('denied', `access to ${what} denied by ${state.domain}${detail}`, { status })
     }

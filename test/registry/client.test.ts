@@ -190,3 +190,45 @@ describe('registry client with token auth', () => {
     await client.close()
   })
 })
+
+describe('registry client with credentials for one repository', () => {
+  let registry: TestRegistry
+  before(async () => {
+    registry = await startRegistry({
+      auth: 'token',
+      users: { admin: 'admin-pass', team: 'team-pass', other: 'other-pass' },
+      // admin pushes; the others may read only their own namespace, as pull secrets per repository would.
+      tokenAcl: (req) =>
+        req.user === 'admin' || (req.user && req.name.startsWith(`${req.user}/`)) ? req.actions : [],
+    })
+    await registry.pushTags('team/app', ['1.0.0'])
+    await registry.pushTags('other/app', ['2.0.0'])
+  })
+  after(() => registry.stop())
+
+  test('uses per-repository credentials beside the registry-wide ones', async () => {
+    const client = new RegistryClient({
+      access: accessFor({ username: 'team', password: 'team-pass' }),
+      http: fast,
+    })
+    const other = { domain: registry.host, path: 'other/app' }
+    await client.useCredentials(
+      other,
+      { username: 'other', password: 'other-pass' },
+      'pull secret shop/other',
+    )
+    await client.expect([{ domain: registry.host, path: 'team/app' }, other])
+    assert.deepEqual(await client.listTags({ domain: registry.host, path: 'team/app' }), ['1.0.0'])
+    assert.deepEqual(await client.listTags(other), ['2.0.0'])
+    await client.close()
+  })
+
+  test('names the pull secret whose credentials failed', async () => {
+    const client = new RegistryClient({ access: accessFor(), http: fast })
+    const other = { domain: registry.host, path: 'other/app' }
+    await client.useCredentials(other, { username: 'other', password: 'bad' }, 'pull secret shop/other')
+    const error = await rejection(client.listTags(other))
+    assert.match(error.message, /pull secret shop\/other/)
+    await client.close()
+  })
+})
