@@ -40,11 +40,13 @@ export interface PolicyDecision {
   excludes: string[]
   skip: boolean
   why?: string
+  /** Something about the workload's annotations worth a warning (the scan goes on). */
+  warning?: string
 }
 
 export type PolicyResolver = (
   usage: ContainerImage,
-  repository: { name: string; familiarName: string },
+  image: { name: string; familiarName: string; tag?: string; digest?: string },
 ) => PolicyDecision
 
 export interface PinnedDigest {
@@ -216,9 +218,20 @@ export async function scanImages(inventory: ImageInventory, options: ScanOptions
       repositories: repositories.size,
       statuses,
     },
-    warnings: inventory.warnings,
+    warnings: [...inventory.warnings, ...policyWarnings(prepared)],
     items: rows,
   }
+}
+
+function policyWarnings(prepared: Prepared[]): ReadWarning[] {
+  const seen = new Map<string, ReadWarning>()
+  for (const { usage, decision } of prepared) {
+    if (!decision?.warning) continue
+    const { kind, namespace, name } = usage.workload
+    const message = `${namespace ? `${namespace}/` : ''}${kind}/${name}: ${decision.warning}`
+    seen.set(message, { kind, ...(namespace ? { namespace } : {}), message })
+  }
+  return [...seen.values()]
 }
 
 function prepare(usage: ContainerImage, options: ScanOptions): Prepared {
@@ -230,7 +243,12 @@ function prepare(usage: ContainerImage, options: ScanOptions): Prepared {
   }
   let decision: PolicyDecision
   try {
-    decision = options.resolvePolicy(usage, { name: ref.name, familiarName: ref.familiarName })
+    decision = options.resolvePolicy(usage, {
+      name: ref.name,
+      familiarName: ref.familiarName,
+      ...(ref.tag ? { tag: ref.tag } : {}),
+      ...(ref.digest ? { digest: ref.digest } : {}),
+    })
   } catch (error) {
     return { usage, ref, error: (error as Error).message }
   }

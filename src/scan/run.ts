@@ -1,0 +1,217 @@
+// The scan from flags to report: inventory (cluster or manifests), pull secrets, policy rules,
+// registry lookups, comparison. No terminal here: progress goes to a callback, the report is returned.
+
+import type { RegistryFlagValues } from '../cli/registry-flags.ts'
+import { setupRegistry } from '../cli/registry-flags.ts'
+import type { ContainerImage, ImageInventory, ReadWarning } from '../cluster/types.ts'
+import { TagLookup } from '../latest/lookup.ts'
+import { parseImageReference } from '../reference/index.ts'
+import type { RegistryClient } from '../registry/client.ts'
+import { UserError } from '../util/errors.ts'
+import { type PolicyDecision, type ScanReport, scanImages } from './scan.ts'
+
+export interface ScanRequest extends RegistryFlagValues {
+  kubeconfig?: string
+  context?: string
+  cluster?: string
+  user?: string
+  namespace?: string
+  'all-namespaces'?: boolean
+  selector?: string
+  filename?: string[]
+  'use-pull-secrets'?: boolean
+  policy?: string
+  'policy-for'?: string[]
+  config?: string
+  /** 0 disables the tag-list cache. */
+  cacheTtlMs: number
+  version: string
+  apiVersion: string
+  stdin?: NodeJS.ReadableStream
+  env?: NodeJS.ProcessEnv
+  onProgress?: (done: number, total: number) => void
+}
+
+export interface ScanOutcome {
+  report: ScanReport
+  /** Tag lists served from the disk cache, and requests the registry client sent. */
+  stats: { cacheHits: number; tagListRequests: number; requests: number }
+}
+
+export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
+  const env = request.env ?? process.env
+  const [{ loadScanConfig }, rules, { TagCache }] = await Promise.all([
+    import('./config.ts'),
+    import('./rules.ts'),
+    import('../registry/cache.ts'),
+  ])
+  // Everything the user typed is checked before anything is read.
+  const policyFor = (request['policy-for'] ?? []).map((value) => rules.parsePolicyFor(value))
+  if (request.policy !== undefined) {
+    const { parsePolicy } = await import('../policy/index.ts')
+    try {
+      parsePolicy(request.policy)
+    } catch (error) {
+      throw new UserError((error as Error).message, { exitCode: 2 })
+    }
+  }
+  const config = await loadScanConfig({ ...(request.config ? { path: request.config } : {}), env })
+  const builtins = rules.builtinRules(config.disableBuiltinRules)
+
+  const { inventory, readSecrets } = await readInventory(request, env)
+  const setup = await setupRegistry(request, request.version)
+  try {
+    const warnings: ReadWarning[] = []
+    if (request['use-pull-secrets'] && readSecrets) {
+      warnings.push(...(await applyPullSecrets(inventory.images, setup.client, readSecrets)))
+    }
+    const cache = new TagCache({ ttlMs: request.cacheTtlMs, env })
+    const lookup = new TagLookup({
+      client: setup.client,
+      exclusions: setup.exclusions,
+      signal: setup.signal,
+      ...(request.cacheTtlMs > 0 ? { store: cache } : {}),
+    })
+    const resolvePolicy = (
+      usage: ContainerImage,
+      image: Parameters<typeof rules.resolvePolicySource>[0]['image'],
+    ) => {
+      const resolution = rules.resolvePolicySource({
+        image,
+        container: usage.container,
+        annotations: usage.annotations,
+        policyFor,
+        configRules: config.rules,
+        builtinRules: builtins,
+        policy: request.policy,
+      })
+      const decision: PolicyDecision = {
+        expr: resolution.expr,
+        source: resolution.source,
+        excludes: resolution.excludes,
+        skip: resolution.skip,
+        ...(resolution.why ? { why: resolution.why } : {}),
+        ...(resolution.warning ? { warning: resolution.warning } : {}),
+      }
+      return decision
+    }
+    const report = await scanImages(
+      { ...inventory, warnings: [...inventory.warnings, ...warnings] },
+      {
+        lookup,
+        resolvePolicy,
+        apiVersion: request.apiVersion,
+        ...(request.namespace ? { defaultNamespace: request.namespace } : {}),
+        ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      },
+    )
+    if (cache.warning) report.warnings.push({ message: cache.warning })
+    return {
+      report,
+      stats: {
+        cacheHits: lookup.cacheHits,
+        tagListRequests: setup.client.stats.tagListRequests,
+        requests: setup.client.stats.requests,
+      },
+    }
+  } finally {
+    await setup.client.close()
+  }
+}
+
+type SecretReader = (
+  namespace: string,
+  names: string[],
+  serviceAccountName?: string,
+) => Promise<{ configs: unknown[]; warnings: ReadWarning[] }>
+
+async function readInventory(
+  request: ScanRequest,
+  env: NodeJS.ProcessEnv,
+): Promise<{ inventory: ImageInventory; readSecrets?: SecretReader }> {
+  if (request.filename?.length) {
+    const { readManifests } = await import('../cluster/manifests.ts')
+    const inventory = await readManifests(request.filename, {
+      ...(request.stdin ? { stdin: request.stdin } : {}),
+      ...(request.namespace ? { namespace: request.namespace } : {}),
+    })
+    return { inventory }
+  }
+  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs }] = await Promise.all([
+    import('../cluster/kubeconfig.ts'),
+    import('../cluster/read.ts'),
+  ])
+  const loaded = await loadKubeConfig({
+    env,
+    ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
+    ...(request.context ? { context: request.context } : {}),
+    ...(request.cluster ? { cluster: request.cluster } : {}),
+    ...(request.user ? { user: request.user } : {}),
+  })
+  const inventory = await readCluster(loaded.kc, {
+    namespace: request.namespace ?? loaded.namespace,
+    allNamespaces: Boolean(request['all-namespaces']),
+    ...(request.selector ? { selector: request.selector } : {}),
+  })
+  inventory.context = loaded.context
+  return {
+    inventory,
+    readSecrets: (namespace, names, serviceAccountName) =>
+      readPullSecretConfigs(loaded.kc, namespace, names, serviceAccountName),
+  }
+}
+
+/**
+ * Hands each repository the credentials kubelet would use for it: the first matching entry of the
+ * workload's pull secrets (and its ServiceAccount's), matched like Kubernetes' keyring.
+ */
+async function applyPullSecrets(
+  images: ContainerImage[],
+  client: RegistryClient,
+  readSecrets: SecretReader,
+): Promise<ReadWarning[]> {
+  const { Keyring, parseKeyringConfig } = await import('../registry/keyring.ts')
+  const warnings: ReadWarning[] = []
+  const keyrings = new Map<string, Promise<InstanceType<typeof Keyring> | undefined>>()
+  const applied = new Set<string>()
+  for (const usage of images) {
+    const namespace = usage.workload.namespace ?? 'default'
+    const account = usage.serviceAccountName ?? 'default'
+    const key = `${namespace}\u0000${account}\u0000${usage.imagePullSecrets.join(',')}`
+    let keyring = keyrings.get(key)
+    if (!keyring) {
+      keyring = readSecrets(namespace, usage.imagePullSecrets, account).then(({ configs, warnings: w }) => {
+        warnings.push(...w)
+        if (configs.length === 0) return undefined
+        const ring = new Keyring()
+        for (const config of configs) {
+          try {
+            ring.add(parseKeyringConfig(config, `a pull secret in namespace ${namespace}`))
+          } catch (error) {
+            warnings.push({ namespace, message: (error as Error).message })
+          }
+        }
+        return ring
+      })
+      keyrings.set(key, keyring)
+    }
+    const ring = await keyring
+    if (!ring) continue
+    let ref: ReturnType<typeof parseImageReference>
+    try {
+      ref = parseImageReference(usage.image.trim())
+    } catch {
+      continue
+    }
+    // kubelet tries every match until a pull works; we use the most specific one.
+    const match = ring.lookup(ref.name)[0]
+    if (!match || applied.has(ref.name)) continue
+    applied.add(ref.name)
+    await client.useCredentials(
+      { domain: ref.domain, path: ref.path },
+      { username: match.credentials.username, password: match.credentials.password },
+      `pull secrets of ${namespace}/${usage.workload.kind}/${usage.workload.name} (${match.key})`,
+    )
+  }
+  return warnings
+}
