@@ -77,6 +77,11 @@ const cases: { kind: string; expr: string; tags: string[]; currentTag?: string }
     expr: "filter('^master-(\\d+)$', extract='$1', policy=numerical())",
     tags: mixed,
   },
+  {
+    kind: 'Flux filter + extract + semver',
+    expr: "filter('^(?P<v>\\d+\\.\\d+\\.\\d+)-.*$', extract='$v', policy=semver('>=0.0.0'))",
+    tags: mixed,
+  },
 ]
 
 const rows: string[] = []

@@ -12,8 +12,8 @@ export interface VersionedPolicy extends TagPolicy {
 
 /**
  * The part of `tag` whose numbers are a version under `policy`, or undefined when the policy orders some other
- * way (build numbers, alphabetical, numerical). Policies without `versionOf` (the Flux kinds) are judged by
- * their expression: a Flux semver range orders tags by version, and so does a filter without extract around one.
+ * way (build numbers, alphabetical, numerical). Policies without `versionOf` (Flux semver, alphabetical,
+ * numerical) are judged by their expression: a Flux semver range orders tags by version.
  */
 export function versionPart(policy: TagPolicy, tag: string): string | undefined {
   const versioned = policy as Partial<VersionedPolicy>

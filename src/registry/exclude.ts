@@ -1,4 +1,4 @@
-import { compileGoRegex } from '../policy/flux.ts'
+import { compileGoRegex } from '../policy/goregex.ts'
 
 /**
  * Tags dropped before any policy sees them: cosign signatures, attestations and SBOMs

@@ -50,7 +50,7 @@ describe('classify', () => {
     assert.equal(c('1.2.3', '2.0.0', "filter('^[0-9]', policy=semver('>=1.0.0'))"), 'major')
     assert.equal(
       c('m-1.2.3', 'm-1.3.0', "filter('^m-(.*)$', extract='$1', policy=semver('>=1.0.0'))"),
-      'behind',
+      'minor',
     )
   })
 })

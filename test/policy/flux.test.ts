@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
+import { classify } from '../../src/policy/distance.ts'
 import {
   alphabetical,
-  compileGoRegex,
   expandGo,
   filterTags,
   fluxSemver,
@@ -17,6 +17,8 @@ import {
   parseFluxVersion,
   parseGoFloat,
 } from '../../src/policy/flux.ts'
+import { compileGoRegex } from '../../src/policy/goregex.ts'
+import { parsePolicy } from '../../src/policy/parse.ts'
 import { PolicyError, type TagPolicy } from '../../src/policy/types.ts'
 
 const vectors = JSON.parse(
@@ -181,10 +183,10 @@ describe('exclusion_list (compileGoRegex, unanchored, any pattern excludes)', ()
     test(c.name, () => {
       const patterns = c.patterns ?? ['^.*\\.sig$']
       if (c.error !== undefined) {
-        assert.throws(() => patterns.map(compileGoRegex), PolicyError)
+        assert.throws(() => patterns.map((p) => compileGoRegex(p)), PolicyError)
         return
       }
-      const regexes = patterns.map(compileGoRegex)
+      const regexes = patterns.map((p) => compileGoRegex(p))
       const kept = (c.tags ?? []).filter((t) => !regexes.some((r) => r.test(t)))
       if (c.kept) assert.deepEqual(kept, c.kept)
       if (c.kept_set) assert.deepEqual([...kept].sort(), [...c.kept_set].sort())
@@ -339,61 +341,23 @@ describe('strconv.ParseFloat (ours)', () => {
     test(`${JSON.stringify(s)} is not a Go float`, () => assert.equal(parseGoFloat(s), undefined))
 })
 
-describe('Go regexp on JS (ours)', () => {
-  const matches: [string, string, boolean][] = [
-    ['(?P<tag>a+)b', 'xaab', true],
-    ['(?<tag>a+)b', 'xaab', true],
-    ['^\\d+$', '123', true],
-    ['\\s', '\v', false], // Go's \s has no \v
-    ['[[:alpha:]]+', '123', false],
-    ['[[:^digit:]]', '12a', true],
-    ['(?i)abc', 'xABC', true],
-    ['a(?i)b|c', 'C', true], // the flag reaches the later alternative
-    ['(?i:a)b', 'AB', false],
-    ['.', '\r', true], // JS `.` would not match \r
-    ['a.c', 'a\nc', false],
-    ['(?s)a.c', 'a\nc', true],
-    ['(?m)^b$', 'a\nb\nc', true],
-    ['^b$', 'a\nb\nc', false],
-    ['a{,3}', 'a{,3}', true], // not a repeat: literal text
-    ['a{2}', 'aa', true],
-    ['\\Qa.b\\E', 'axb', false],
-    ['\\Qa.b\\E', 'a.b', true],
-    ['[]a]', ']', true],
-    ['[a-]', '-', true],
-    ['\\x{41}\\x42', 'AB', true],
-    ['\\101', 'A', true], // octal, not a backreference
-    ['\\pL', 'é', true],
-    ['\\p{Greek}', 'α', true],
-    ['\\PL', 'a', false],
-    ['\\_\\-', '_-', true],
-    ['(?U)a+', 'aaa', true],
-    ['', 'anything', true],
-    ['c', 'abc', true], // unanchored
-  ]
-  for (const [p, s, want] of matches) {
-    test(`${p} on ${JSON.stringify(s)}`, () => assert.equal(compileGoRegex(p).test(s), want))
-  }
-  const invalid = ['[=', '(?=a)', '(?!a)', '(?<=a)b', '(?<!a)b', '(a)\\1', '\\k<a>', 'a**', 'a{2}{3}', '*a']
-  invalid.push('(a', 'a)', 'a{1001}', '(a{100}){100}', '[z-a]', '[[:foo:]]', '\\p{Foo}', '\\C', '\\8', 'a\\')
-  invalid.push('(?P<>a)', '(?P<a-b>x)', '(?i', '(?-)', '(?i-)', '\\x{110000}', '\\xZZ', 'x{2,1}', '\\Z')
-  for (const p of invalid) {
-    test(`${JSON.stringify(p)} is not RE2`, () => assert.throws(() => compileGoRegex(p), PolicyError))
-  }
-  test('look-arounds and backreferences say RE2', () => {
-    assert.throws(() => compileGoRegex('a(?=b)'), /RE2 syntax required/)
-    assert.throws(() => compileGoRegex('(a)\\1'), /RE2 syntax required/)
+describe('classify through a filter (ours)', () => {
+  test('a version extracted from the tag gives patch / minor / major', () => {
+    const policy = parsePolicy(
+      "filter('^main-(?P<v>[0-9.]+)-[a-f0-9]+$', extract='$v', policy=semver('>=0.0.0'))",
+    )
+    assert.equal(classify('main-1.2.0-abc123', 'main-1.3.0-def456', policy), 'minor')
+    assert.equal(classify('main-1.2.0-abc123', 'main-1.2.1-def456', policy), 'patch')
+    assert.equal(classify('main-1.2.0-abc123', 'main-2.0.0-def456', policy), 'major')
+    assert.equal(classify('main-1.3.0-abc123', 'main-1.3.0-def456', policy), 'up-to-date')
   })
-  test('(?) and (?i-s) are valid flag groups', () => {
-    compileGoRegex('(?)a')
-    compileGoRegex('(?i-s:a)')
-    compileGoRegex('(?P<1a>x)')
-  })
-  test('lazy and ungreedy captures', () => {
-    const re = (p: string) => compileGoRegex(p).exec('aaa')?.[1]
-    assert.equal(re('(a+?)'), 'a')
-    assert.equal(re('(?U)(a+)'), 'a')
-    assert.equal(re('(?U)(a+?)'), 'aaa')
+  test('the key is a version only when the inner policy orders by version', () => {
+    const auto = filterTags('^app-(.*)$', '$1', parsePolicy('auto', { currentTag: 'v1.2' }))
+    assert.equal(auto.versionOf('app-v1.2'), '1.2')
+    assert.equal(filterTags('^r(\\d+)$', '$1', numerical('')).versionOf('r10'), undefined)
+    assert.equal(filterTags('^r(\\d+)$', '$1', alphabetical('')).versionOf('r10'), undefined)
+    assert.equal(filterTags('^v', '', fluxSemver('*')).versionOf('v1.2.3'), 'v1.2.3')
+    assert.equal(filterTags('^v', '', fluxSemver('*')).versionOf('1.2.3'), undefined)
   })
 })
 

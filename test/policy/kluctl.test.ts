@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { latestTag } from '../../src/policy/index.ts'
-import { compileGoRegexp, number, prefix, quoteArg, regex, semver } from '../../src/policy/kluctl.ts'
+import { number, prefix, quoteArg, regex, semver } from '../../src/policy/kluctl.ts'
 import { compareLoose, looseKey, looseNumbers, rankLoose } from '../../src/policy/looseversion.ts'
 import { parsePolicy } from '../../src/policy/parse.ts'
 import { PolicyError, PolicySyntaxError } from '../../src/policy/types.ts'
@@ -258,51 +258,7 @@ describe('filters', () => {
   })
 })
 
-describe('Go RE2 on JS', () => {
-  const full = (pattern: string, tag: string) => compileGoRegexp(`^${pattern}$`).test(tag)
-  test('named groups (?P<name>) and (?<name>)', () => {
-    assert.equal(full('(?P<major>\\d+)\\.(?<minor>\\d+)', '1.2'), true)
-    assert.deepEqual(compileGoRegexp('^(?P<x>a)(b)$').exec('ab')?.slice(1), ['a', 'b'])
-  })
-  test('look-arounds and backreferences need RE2 syntax', () => {
-    for (const p of ['a(?=b)', 'a(?!b)', '(?<=a)b', '(?<!a)b', '(a)\\1', '(?P<x>a)(?P=x)', '\\k<x>']) {
-      assert.throws(
-        () => compileGoRegexp(p),
-        (e) => e instanceof PolicyError && /RE2 syntax is required/.test(e.message),
-        p,
-      )
-    }
-  })
-  test('flags, classes, escapes', () => {
-    assert.equal(full('(?i)rc[a-c]', 'RCB'), true)
-    assert.equal(full('a(?i)b|c', 'C'), true, 'flags carry over alternatives in the group')
-    assert.equal(full('(?i:a)b', 'AB'), false)
-    assert.equal(full('[[:alpha:]]+-[[:digit:]]+', 'abc-12'), true)
-    assert.equal(full('[^[:alpha:]]+', '12-'), true)
-    assert.equal(full('\\d+\\s?\\w', '12 x'), true)
-    assert.equal(full('[]a]+', ']a'), true)
-    assert.equal(full('\\Qa.b\\E', 'a.b'), true)
-    assert.equal(full('\\Qa.b\\E', 'axb'), false)
-    assert.equal(full('a{2', 'a{2'), true, 'a brace that is no repetition is literal')
-    assert.equal(full('a{2}', 'aa'), true)
-    assert.equal(full('\\x41\\x{42}\\101', 'ABA'), true)
-    assert.equal(full('(?s).', '\n'), true)
-    assert.equal(full('.', '\n'), false)
-    assert.equal(full('\\.\\-\\"', '.-"'), true)
-    assert.equal(full('\\Aa\\z', 'a'), true)
-  })
-  test('(?U) swaps greediness', () => {
-    assert.deepEqual(compileGoRegexp('^(?U)(a+)(a*)$').exec('aaa')?.slice(1), ['a', 'aa'])
-  })
-  test('Go syntax errors are PolicyErrors', () => {
-    for (const p of ['(a', 'a)', '[a', 'a\\', '\\pL', 'x{1001}', '[z-a]', '\\e', '(?)', '(?z)']) {
-      assert.throws(
-        () => compileGoRegexp(p),
-        (e) => e instanceof PolicyError,
-        p,
-      )
-    }
-  })
+describe('regex() and prefix() on Go RE2 (goregex.test.ts has the syntax)', () => {
   test('catastrophic patterns do not hang (RE2 is linear; V8 falls back to its linear engine)', () => {
     const start = performance.now()
     assert.equal(regex('(a+)+').matches(`${'a'.repeat(40)}c`), false)
