@@ -18,17 +18,22 @@ export interface ContainerImage {
   image: string
   /** The workload's own metadata.annotations (policy annotations live here). */
   annotations: Record<string, string>
-  /** Digests the workload's pods really run for this container (from status imageID), sorted, de-duplicated. */
+  /**
+   * Digests (`sha256:<hex>`, without the repository) the workload's pods really run for this container,
+   * from status imageID; sorted, de-duplicated.
+   */
   runningDigests: string[]
   /** Pods of this workload that were seen (0 for manifests or when none run). */
   pods: number
   /** Names of the pod spec's imagePullSecrets (in the workload's namespace). */
   imagePullSecrets: string[]
+  /** Undefined when the pod template names none, which Kubernetes treats as `default`. */
   serviceAccountName?: string
 }
 
 /** Something that could not be read, reported beside the results instead of failing the scan. */
 export interface ReadWarning {
+  /** A Kind name: Deployment, Namespace, Secret, ServiceAccount... */
   kind?: string
   namespace?: string
   message: string

@@ -137,7 +137,7 @@ async function readInventory(
     })
     return { inventory }
   }
-  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs }] = await Promise.all([
+  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs, CLUSTER_KINDS }] = await Promise.all([
     import('../cluster/kubeconfig.ts'),
     import('../cluster/read.ts'),
   ])
@@ -154,6 +154,16 @@ async function readInventory(
     ...(request.selector ? { selector: request.selector } : {}),
   })
   inventory.context = loaded.context
+  // Every kind refused: an empty report would look like a clean cluster, so say what happened instead.
+  const refused = new Set(inventory.warnings.map((warning) => warning.kind))
+  if (inventory.images.length === 0 && CLUSTER_KINDS.every((info) => refused.has(info.kind))) {
+    const where = request['all-namespaces']
+      ? 'in any namespace'
+      : `in namespace ${request.namespace ?? loaded.namespace}`
+    throw new UserError(
+      `could not read any workload ${where} with context ${loaded.context}: ${inventory.warnings[0]?.message}; check your RBAC permissions or pick a namespace with -n`,
+    )
+  }
   return {
     inventory,
     readSecrets: (namespace, names, serviceAccountName) =>

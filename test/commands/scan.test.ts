@@ -118,7 +118,7 @@ describe('kubectl images scan against a test API server and a real registry', ()
     ])
     api = await startKubeApi({
       objects,
-      tokens: { 'scan-token': 'scanner' },
+      tokens: { 'scan-token': 'scanner', 'nobody-token': 'nobody' },
       // No cluster-wide grant for workloads, and nothing in `restricted`; namespaces may be listed.
       forbidden: [
         'pods',
@@ -289,6 +289,17 @@ spec: {template: {spec: {containers: [{name: j, image: "${r}/tools/agent:0.9.1"}
         ['default', 'Deployment', 'm1', 'minor'],
         ['jobs', 'Job', 'j1', 'up-to-date'],
       ],
+    )
+  })
+
+  test('a user who may read nothing gets an error, not an empty report', async () => {
+    api.forbidden.push({ user: 'nobody' })
+    await api.writeKubeconfig(join(dir, 'nobody'), { user: 'token', token: 'nobody-token' })
+    const run = await runCli(['scan', '-A'], { env: { ...env, KUBECONFIG: join(dir, 'nobody') } })
+    assert.equal(run.code, 1)
+    assert.match(
+      run.stderr,
+      /^error: could not read any workload in any namespace .*forbidden; check your RBAC/,
     )
   })
 

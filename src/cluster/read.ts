@@ -1,0 +1,497 @@
+// Reads what runs in a cluster into an ImageInventory: the workload kinds and their pods, paged with
+// limit/continue, kinds (and, after a cluster-scope 403, namespaces) read concurrently, pods folded into the
+// workload that owns them with the digests they run. 403/404 on a list become warnings; anything else fails.
+import type { ConfigurationOptions, KubeConfig } from '@kubernetes/client-node'
+import { type ApiSession, ApiStatus, openSession } from './api.ts'
+import type { ContainerImage, ContainerKind, ImageInventory, ReadWarning, WorkloadRef } from './types.ts'
+import {
+  annotationsOf,
+  compareContainerImages,
+  containerImages,
+  digestFromImageID,
+  podSpecOf,
+} from './workloads.ts'
+
+export interface ReadClusterOptions {
+  /** Namespace to read (default: the context's namespace, else `default`). Ignored with allNamespaces. */
+  namespace?: string
+  allNamespaces?: boolean
+  /** Label selector, applied to the workloads and to their pods. */
+  selector?: string
+  /** `limit` of every list request. Default 500 (kubectl's chunk size). */
+  pageSize?: number
+  /** Requests in flight. Default 8. */
+  concurrency?: number
+  signal?: AbortSignal
+}
+
+interface ListQuery {
+  namespace?: string
+  labelSelector?: string
+  limit?: number
+  _continue?: string
+}
+
+interface ListPage {
+  metadata?: { _continue?: string }
+  items: unknown[]
+}
+
+interface KindInfo {
+  kind: string
+  apiVersion: string
+  resource: string
+  list(s: ApiSession, q: ListQuery, o: ConfigurationOptions): Promise<ListPage>
+}
+
+/** The kinds read, Pods first (needed in every case, so the first lone request is a useful one). */
+export const CLUSTER_KINDS: readonly KindInfo[] = [
+  {
+    kind: 'Pod',
+    apiVersion: 'v1',
+    resource: 'pods',
+    list: (s, { namespace, ...q }, o) =>
+      namespace ? s.core.listNamespacedPod({ ...q, namespace }, o) : s.core.listPodForAllNamespaces(q, o),
+  },
+  {
+    kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    resource: 'deployments',
+    list: (s, { namespace, ...q }, o) =>
+      namespace
+        ? s.apps.listNamespacedDeployment({ ...q, namespace }, o)
+        : s.apps.listDeploymentForAllNamespaces(q, o),
+  },
+  {
+    kind: 'ReplicaSet',
+    apiVersion: 'apps/v1',
+    resource: 'replicasets',
+    list: (s, { namespace, ...q }, o) =>
+      namespace
+        ? s.apps.listNamespacedReplicaSet({ ...q, namespace }, o)
+        : s.apps.listReplicaSetForAllNamespaces(q, o),
+  },
+  {
+    kind: 'StatefulSet',
+    apiVersion: 'apps/v1',
+    resource: 'statefulsets',
+    list: (s, { namespace, ...q }, o) =>
+      namespace
+        ? s.apps.listNamespacedStatefulSet({ ...q, namespace }, o)
+        : s.apps.listStatefulSetForAllNamespaces(q, o),
+  },
+  {
+    kind: 'DaemonSet',
+    apiVersion: 'apps/v1',
+    resource: 'daemonsets',
+    list: (s, { namespace, ...q }, o) =>
+      namespace
+        ? s.apps.listNamespacedDaemonSet({ ...q, namespace }, o)
+        : s.apps.listDaemonSetForAllNamespaces(q, o),
+  },
+  {
+    kind: 'CronJob',
+    apiVersion: 'batch/v1',
+    resource: 'cronjobs',
+    list: (s, { namespace, ...q }, o) =>
+      namespace
+        ? s.batch.listNamespacedCronJob({ ...q, namespace }, o)
+        : s.batch.listCronJobForAllNamespaces(q, o),
+  },
+  {
+    kind: 'Job',
+    apiVersion: 'batch/v1',
+    resource: 'jobs',
+    list: (s, { namespace, ...q }, o) =>
+      namespace ? s.batch.listNamespacedJob({ ...q, namespace }, o) : s.batch.listJobForAllNamespaces(q, o),
+  },
+  {
+    kind: 'ReplicationController',
+    apiVersion: 'v1',
+    resource: 'replicationcontrollers',
+    list: (s, { namespace, ...q }, o) =>
+      namespace
+        ? s.core.listNamespacedReplicationController({ ...q, namespace }, o)
+        : s.core.listReplicationControllerForAllNamespaces(q, o),
+  },
+]
+
+/** One listed object, reduced to what the inventory needs as soon as its page arrives. */
+interface Rec {
+  ref: WorkloadRef
+  uid: string
+  ownerUid?: string
+  annotations: Record<string, string>
+  rows: ContainerImage[]
+  /** Pods: [container kind, container name, digest] from the container statuses. */
+  digests?: Array<[ContainerKind, string, string]>
+}
+
+interface MetaLike {
+  name?: string
+  namespace?: string
+  uid?: string
+  ownerReferences?: Array<{ uid?: string; controller?: boolean }>
+}
+
+const STATUS_FIELDS: ReadonlyArray<[string, ContainerKind]> = [
+  ['containerStatuses', 'container'],
+  ['initContainerStatuses', 'init'],
+  ['ephemeralContainerStatuses', 'ephemeral'],
+]
+
+function reduce(info: KindInfo, item: unknown): Rec {
+  const meta = ((item as { metadata?: MetaLike }).metadata ?? {}) as MetaLike
+  const ref: WorkloadRef = {
+    kind: info.kind,
+    apiVersion: info.apiVersion,
+    namespace: meta.namespace,
+    name: meta.name ?? '',
+  }
+  const annotations = annotationsOf(item)
+  const rec: Rec = {
+    ref,
+    uid: meta.uid ?? '',
+    annotations,
+    rows: containerImages(ref, annotations, podSpecOf(info.kind, item)),
+  }
+  const owners = meta.ownerReferences ?? []
+  const owner = owners.find((r) => r.controller) ?? owners[0]
+  if (owner?.uid) rec.ownerUid = owner.uid
+  if (info.kind === 'Pod') {
+    rec.digests = []
+    const status = (item as { status?: Record<string, unknown> }).status ?? {}
+    for (const [key, kind] of STATUS_FIELDS) {
+      const list = status[key]
+      if (!Array.isArray(list)) continue
+      for (const st of list as Array<{ name?: unknown; imageID?: unknown }>) {
+        const digest = digestFromImageID(st.imageID)
+        if (digest && typeof st.name === 'string') rec.digests.push([kind, st.name, digest])
+      }
+    }
+  }
+  return rec
+}
+
+function where(namespace: string | undefined): string {
+  return namespace ? `in namespace ${namespace}` : 'at the cluster scope'
+}
+
+function warningFor(
+  info: { kind: string; resource: string; apiVersion: string },
+  namespace: string | undefined,
+  err: ApiStatus,
+): ReadWarning {
+  const w: ReadWarning = { kind: info.kind, message: '' }
+  if (namespace) w.namespace = namespace
+  w.message =
+    err.code === 403
+      ? `cannot list ${info.resource} ${where(namespace)}: forbidden`
+      : `cannot list ${info.resource} ${where(namespace)}: the server does not serve ${info.apiVersion} ${info.resource} (404)`
+  return w
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function rowKey(row: ContainerImage): string {
+  return `${row.containerKind}/${row.container}`
+}
+
+/**
+ * Reads Deployments, StatefulSets, DaemonSets, CronJobs, Jobs, ReplicaSets, ReplicationControllers and Pods
+ * (one namespace, or all with `allNamespaces`) and reports each workload's containers once. A Pod, a Job or a
+ * ReplicaSet whose controller was listed is folded into it (Pod -> ReplicaSet -> Deployment, Pod -> Job ->
+ * CronJob, ...); the digests its pods run (status imageIDs) are attached to the top workload's containers by
+ * name. Objects whose controller was not listed (unowned, owned by a custom resource, or the owner's list was
+ * forbidden or filtered out by the selector) are reported as themselves.
+ */
+export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {}): Promise<ImageInventory> {
+  const s = await openSession(kc, { concurrency: opts.concurrency, signal: opts.signal })
+  try {
+    const namespace = opts.namespace || kc.getContextObject(kc.getCurrentContext())?.namespace || 'default'
+    const pageSize = opts.pageSize ?? 500
+    const recs: Rec[] = []
+    const warnings: ReadWarning[] = []
+
+    async function listScope(info: KindInfo, ns: string | undefined): Promise<Rec[]> {
+      let out: Rec[] = []
+      let cont: string | undefined
+      let limit: number | undefined = pageSize > 0 ? pageSize : undefined
+      let restarted = false
+      const what = `list ${info.resource} ${where(ns)}`
+      for (;;) {
+        let page: ListPage
+        try {
+          const q: ListQuery = {
+            namespace: ns,
+            labelSelector: opts.selector || undefined,
+            limit,
+            _continue: cont,
+          }
+          page = await s.call(what, (o) => info.list(s, q, o))
+        } catch (err) {
+          // An expired continue token (410): list again in one piece, as client-go's pager does.
+          if (err instanceof ApiStatus && err.code === 410 && cont && !restarted) {
+            restarted = true
+            out = []
+            cont = undefined
+            limit = undefined
+            continue
+          }
+          throw err
+        }
+        for (const item of page.items) out.push(reduce(info, item))
+        cont = page.metadata?._continue || undefined
+        if (!cont) return out
+      }
+    }
+
+    function tolerate(info: KindInfo, ns: string | undefined, err: unknown): void {
+      if (err instanceof ApiStatus && (err.code === 403 || err.code === 404))
+        warnings.push(warningFor(info, ns, err))
+      else throw s.fatal(err, `list ${info.resource} ${where(ns)}`)
+    }
+
+    async function listNamespaces(): Promise<string[] | undefined> {
+      const names: string[] = []
+      let cont: string | undefined
+      try {
+        do {
+          const page = await s.call('list namespaces', (o) =>
+            s.core.listNamespace({ limit: pageSize > 0 ? pageSize : undefined, _continue: cont }, o),
+          )
+          for (const n of page.items) if (n.metadata?.name) names.push(n.metadata.name)
+          cont = page.metadata?._continue || undefined
+        } while (cont)
+      } catch (err) {
+        if (err instanceof ApiStatus && err.code === 403) {
+          warnings.push({ kind: 'Namespace', message: 'cannot list namespaces: forbidden' })
+          return undefined
+        }
+        throw s.fatal(err, 'list namespaces')
+      }
+      return names.sort(cmp)
+    }
+
+    async function readNamespace(info: KindInfo, ns: string): Promise<void> {
+      try {
+        for (const r of await listScope(info, ns)) recs.push(r)
+      } catch (err) {
+        tolerate(info, ns, err)
+      }
+    }
+
+    let namespaces: Promise<string[] | undefined> | undefined
+    await Promise.all(
+      CLUSTER_KINDS.map(async (info) => {
+        if (!opts.allNamespaces) return readNamespace(info, namespace)
+        try {
+          for (const r of await listScope(info, undefined)) recs.push(r)
+          return
+        } catch (err) {
+          if (!(err instanceof ApiStatus && err.code === 403)) return tolerate(info, undefined, err)
+        }
+        // Forbidden cluster-wide: read the namespaces one by one, so the ones the user may read are scanned.
+        namespaces ??= listNamespaces()
+        const list = await namespaces
+        if (!list) {
+          warnings.push({
+            kind: info.kind,
+            message: `cannot list ${info.resource} at the cluster scope: forbidden`,
+          })
+          return
+        }
+        await Promise.all(list.map((ns) => readNamespace(info, ns)))
+      }),
+    )
+    return {
+      source: 'cluster',
+      context: s.context,
+      images: assemble(recs),
+      warnings: warnings.sort(
+        (a, b) =>
+          cmp(a.namespace ?? '', b.namespace ?? '') ||
+          cmp(a.kind ?? '', b.kind ?? '') ||
+          cmp(a.message, b.message),
+      ),
+    }
+  } finally {
+    await s.close()
+  }
+}
+
+/** Folds owned objects into their top listed controller and pods' digests into its containers. */
+function assemble(recs: Rec[]): ContainerImage[] {
+  const byUid = new Map<string, Rec>()
+  for (const r of recs) if (r.uid) byUid.set(r.uid, r)
+  const topOf = (r: Rec): Rec => {
+    let cur = r
+    // Bounded: ownerReferences cannot form cycles in a real cluster, but a fake one could.
+    for (let i = 0; i < 8; i++) {
+      const owner = cur.ownerUid ? byUid.get(cur.ownerUid) : undefined
+      if (!owner || owner === cur) break
+      cur = owner
+    }
+    return cur
+  }
+  interface Entry {
+    top: Rec
+    rows: Map<string, ContainerImage>
+    digests: Map<string, Set<string>>
+    pods: number
+  }
+  const entries = new Map<Rec, Entry>()
+  for (const r of recs) {
+    if (topOf(r) !== r) continue
+    const rows = new Map<string, ContainerImage>()
+    for (const row of r.rows) if (!rows.has(rowKey(row))) rows.set(rowKey(row), row)
+    entries.set(r, { top: r, rows, digests: new Map(), pods: 0 })
+  }
+  const pods = recs
+    .filter((r) => r.digests)
+    .sort((a, b) => cmp(a.ref.namespace ?? '', b.ref.namespace ?? '') || cmp(a.ref.name, b.ref.name))
+  for (const pod of pods) {
+    const entry = entries.get(topOf(pod))
+    if (!entry) continue
+    entry.pods++
+    for (const [kind, name, digest] of pod.digests ?? []) {
+      const key = `${kind}/${name}`
+      const set = entry.digests.get(key) ?? new Set<string>()
+      entry.digests.set(key, set)
+      set.add(digest)
+    }
+    if (entry.top === pod) continue
+    // Ephemeral containers (kubectl debug) exist only on pods: they run, so they count for the workload.
+    for (const row of pod.rows) {
+      if (row.containerKind !== 'ephemeral' || entry.rows.has(rowKey(row))) continue
+      entry.rows.set(rowKey(row), { ...row, workload: entry.top.ref, annotations: entry.top.annotations })
+    }
+  }
+  const images: ContainerImage[] = []
+  for (const entry of entries.values()) {
+    for (const [key, row] of entry.rows) {
+      row.runningDigests = [...(entry.digests.get(key) ?? [])].sort(cmp)
+      row.pods = entry.pods
+      images.push(row)
+    }
+  }
+  return images.sort(compareContainerImages)
+}
+
+function secretWarning(namespace: string, message: string, kind = 'Secret'): ReadWarning {
+  return { kind, namespace, message }
+}
+
+/**
+ * The docker config JSON of each readable pull secret: the `secretNames` given, then the ServiceAccount's
+ * `imagePullSecrets` (`serviceAccountName` undefined means `default`, as the ServiceAccount admission assumes;
+ * '' skips it). `kubernetes.io/dockerconfigjson` gives its `.dockerconfigjson` object; a legacy
+ * `kubernetes.io/dockercfg` is returned wrapped as `{auths: <.dockercfg>}` so every config has one shape.
+ * Secrets that cannot be read are warnings; no warning ever holds a secret value.
+ */
+export async function readPullSecretConfigs(
+  kc: KubeConfig,
+  namespace: string,
+  secretNames: string[],
+  serviceAccountName?: string,
+): Promise<{ configs: unknown[]; warnings: ReadWarning[] }> {
+  const s = await openSession(kc)
+  const warnings: ReadWarning[] = []
+  try {
+    const names = [...new Set(secretNames.filter(Boolean))]
+    const sa = serviceAccountName ?? 'default'
+    if (sa) {
+      const what = `get serviceaccount ${namespace}/${sa}`
+      try {
+        const obj = await s.call(what, (o) => s.core.readNamespacedServiceAccount({ name: sa, namespace }, o))
+        for (const ref of obj.imagePullSecrets ?? [])
+          if (ref.name && !names.includes(ref.name)) names.push(ref.name)
+      } catch (err) {
+        if (!(err instanceof ApiStatus && (err.code === 403 || err.code === 404))) throw s.fatal(err, what)
+        warnings.push(
+          secretWarning(
+            namespace,
+            err.code === 403
+              ? `cannot get serviceaccount ${namespace}/${sa}: forbidden`
+              : `serviceaccount ${namespace}/${sa} not found`,
+            'ServiceAccount',
+          ),
+        )
+      }
+    }
+    const results = await Promise.all(
+      names.map(async (name): Promise<{ config?: unknown; warning?: ReadWarning }> => {
+        const what = `get secret ${namespace}/${name}`
+        let secret: { type?: string; data?: Record<string, string> }
+        try {
+          secret = await s.call(what, (o) => s.core.readNamespacedSecret({ name, namespace }, o))
+        } catch (err) {
+          if (!(err instanceof ApiStatus && (err.code === 403 || err.code === 404))) throw s.fatal(err, what)
+          return {
+            warning: secretWarning(
+              namespace,
+              err.code === 403
+                ? `cannot get secret ${namespace}/${name}: forbidden`
+                : `secret ${namespace}/${name} not found`,
+            ),
+          }
+        }
+        const key =
+          secret.type === 'kubernetes.io/dockerconfigjson'
+            ? '.dockerconfigjson'
+            : secret.type === 'kubernetes.io/dockercfg'
+              ? '.dockercfg'
+              : undefined
+        if (!key) {
+          return {
+            warning: secretWarning(
+              namespace,
+              `secret ${namespace}/${name} is not a registry secret (type ${secret.type ?? 'unset'})`,
+            ),
+          }
+        }
+        const data = secret.data?.[key]
+        if (!data) {
+          return { warning: secretWarning(namespace, `secret ${namespace}/${name} has no ${key}`) }
+        }
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(Buffer.from(data, 'base64').toString('utf8'))
+        } catch {
+          // Never the parser's message: it quotes the text, which holds credentials.
+          parsed = undefined
+        }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          return {
+            warning: secretWarning(namespace, `secret ${namespace}/${name}: ${key} is not a JSON object`),
+          }
+        }
+        return { config: key === '.dockercfg' ? { auths: parsed } : parsed }
+      }),
+    )
+    // In the order the secrets were named, whatever order the answers came in.
+    const configs: unknown[] = []
+    for (const r of results) {
+      if (r.warning) warnings.push(r.warning)
+      else configs.push(r.config)
+    }
+    return { configs, warnings }
+  } finally {
+    await s.close()
+  }
+}
+
+/** The API server's version (GET /version gitVersion), e.g. `v1.31.4`. */
+export async function clusterVersion(kc: KubeConfig): Promise<string> {
+  const s = await openSession(kc)
+  try {
+    const info = await s.call('read the server version', (o) => s.version.getCode(o))
+    return info.gitVersion
+  } catch (err) {
+    throw s.fatal(err, 'read the server version')
+  } finally {
+    await s.close()
+  }
+}

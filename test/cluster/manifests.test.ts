@@ -1,0 +1,202 @@
+// readManifests: files, directories, stdin, multi-document YAML, List objects, and file:line errors.
+import assert from 'node:assert/strict'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { after, before, describe, test } from 'node:test'
+import { stringify } from 'yaml'
+import { readManifests } from '../../src/cluster/manifests.ts'
+import type { ImageInventory } from '../../src/cluster/types.ts'
+import { UserError } from '../../src/util/errors.ts'
+import { cronJob, daemonSet, deployment, job, pod, statefulSet } from '../support/kube-fixtures.ts'
+import { makeTempDir } from '../support/lifecycle.ts'
+
+let tmp: { path: string; remove(): Promise<void> }
+before(async () => {
+  tmp = await makeTempDir('manifests')
+})
+after(() => tmp?.remove())
+
+/** Rendered manifests carry no status or server-set metadata. */
+function rendered(o: {
+  apiVersion: string
+  kind: string
+  metadata: Record<string, unknown>
+  spec?: unknown
+}) {
+  const { name, namespace, annotations, labels } = o.metadata
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name, namespace, annotations, labels },
+    spec: o.spec,
+  }
+}
+
+function rows(inv: ImageInventory): string[] {
+  return inv.images.map(
+    (r) =>
+      `${r.workload.namespace ?? '-'} ${r.workload.kind}/${r.workload.name} ${r.containerKind}:${r.container} ${r.image}`,
+  )
+}
+
+const yamlDocs = (...objs: unknown[]) => objs.map((o) => stringify(o)).join('---\n')
+
+describe('readManifests', () => {
+  test('multi-document YAML: workloads kept, other kinds and empty documents ignored', async () => {
+    const path = join(tmp.path, 'app.yaml')
+    const web = rendered(
+      deployment('shop', 'web', {
+        containers: ['nginx:1.27.3'],
+        initContainers: ['busybox:1.36'],
+        imagePullSecrets: ['regcred'],
+        annotations: { 'kubectl-images.io/policy': 'semver', 'example.com/replicas': '3' },
+      }),
+    )
+    const text = [
+      '# rendered by helm',
+      '---',
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web' },
+        spec: { ports: [{ port: 80 }] },
+      }),
+      '---',
+      '',
+      '---',
+      stringify(web),
+      '---',
+      // A CRD reusing a workload kind name in its own group is not a workload.
+      stringify({ apiVersion: 'batch.volcano.sh/v1alpha1', kind: 'Job', metadata: { name: 'v' }, spec: {} }),
+      '---',
+      stringify(rendered(cronJob('shop', 'report', { containers: ['python:3.13-slim'] }))),
+    ].join('\n')
+    await writeFile(path, text)
+    const inv = await readManifests([path])
+    assert.equal(inv.source, 'manifests')
+    assert.deepEqual(inv.warnings, [])
+    assert.deepEqual(rows(inv), [
+      'shop CronJob/report container:python python:3.13-slim',
+      'shop Deployment/web container:nginx nginx:1.27.3',
+      'shop Deployment/web init:busybox busybox:1.36',
+    ])
+    const nginx = inv.images[1]
+    assert.deepEqual(nginx?.runningDigests, [])
+    assert.equal(nginx?.pods, 0)
+    assert.deepEqual(nginx?.imagePullSecrets, ['regcred'])
+    assert.equal(nginx?.annotations['kubectl-images.io/policy'], 'semver')
+    assert.deepEqual(nginx?.workload, {
+      kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      namespace: 'shop',
+      name: 'web',
+    })
+  })
+
+  test('List objects, typed lists, JSON, and the -n namespace for objects without one', async () => {
+    const dir = join(tmp.path, 'lists')
+    await mkdir(dir)
+    const noNs = (o: ReturnType<typeof rendered>) => ({
+      ...o,
+      metadata: { ...o.metadata, namespace: undefined },
+    })
+    await writeFile(
+      join(dir, 'list.yaml'),
+      stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          noNs(rendered(statefulSet('x', 'db', { containers: ['postgres:16.4'] }))),
+          rendered(daemonSet('kube-system', 'agent', { containers: ['quay.io/acme/agent:0.9.1'] })),
+        ],
+      }),
+    )
+    const typedItem = rendered(job('x', 'migrate', { containers: ['ghcr.io/acme/migrate:1.0.0'] }))
+    const { apiVersion: _a, kind: _k, ...withoutType } = typedItem
+    await writeFile(
+      join(dir, 'jobs.json'),
+      JSON.stringify({
+        apiVersion: 'batch/v1',
+        kind: 'JobList',
+        items: [{ ...withoutType, metadata: { name: 'migrate' } }],
+      }),
+    )
+    const inv = await readManifests([dir], { namespace: 'team' })
+    assert.deepEqual(rows(inv), [
+      'kube-system DaemonSet/agent container:agent quay.io/acme/agent:0.9.1',
+      'team Job/migrate container:migrate ghcr.io/acme/migrate:1.0.0',
+      'team StatefulSet/db container:postgres postgres:16.4',
+    ])
+    const bare = await readManifests([join(dir, 'list.yaml')])
+    assert.equal(bare.images.find((r) => r.workload.name === 'db')?.workload.namespace, undefined)
+  })
+
+  test('directories: recursive, sorted, only .yaml/.yml/.json; a named file of any extension is read', async () => {
+    const root = join(tmp.path, 'tree')
+    await mkdir(join(root, 'b', 'nested'), { recursive: true })
+    await mkdir(join(root, 'a'), { recursive: true })
+    const d = (name: string, image: string) =>
+      stringify(rendered(deployment('ns', name, { containers: [image] })))
+    await writeFile(join(root, 'b', 'nested', 'deep.yml'), d('deep', 'redis:7.4.1'))
+    await writeFile(join(root, 'a', 'one.yaml'), d('one', 'nginx:1.27.3'))
+    await writeFile(join(root, 'README.md'), 'not: [a manifest')
+    await writeFile(join(root, 'two.txt'), d('two', 'httpd:2.4.62'))
+    // A link back up the tree must not loop.
+    await symlink(root, join(root, 'b', 'loop'))
+    const inv = await readManifests([root])
+    assert.deepEqual(
+      inv.images.map((r) => r.workload.name),
+      ['deep', 'one'],
+    )
+    const withTxt = await readManifests([root, join(root, 'two.txt')])
+    assert.deepEqual(
+      withTxt.images.map((r) => r.workload.name),
+      ['deep', 'one', 'two'],
+    )
+    const empty = join(tmp.path, 'empty')
+    await mkdir(empty)
+    assert.deepEqual((await readManifests([empty])).warnings, [
+      { message: `${empty}: no .yaml, .yml or .json files` },
+    ])
+  })
+
+  test('stdin with -', async () => {
+    const text = yamlDocs(
+      rendered(pod('default', 'tool', { containers: ['alpine:3.20'] })),
+      rendered(deployment('default', 'api', { containers: ['ghcr.io/acme/api:2.4.1'] })),
+    )
+    const inv = await readManifests(['-'], { stdin: Readable.from([Buffer.from(text)]) })
+    assert.deepEqual(rows(inv), [
+      'default Deployment/api container:api ghcr.io/acme/api:2.4.1',
+      'default Pod/tool container:alpine alpine:3.20',
+    ])
+  })
+
+  test('a document that does not parse: file and line', async () => {
+    const dir = join(tmp.path, 'bad')
+    await mkdir(dir)
+    const path = join(dir, 'app.yaml')
+    const good = stringify(rendered(deployment('ns', 'fine', {})))
+    await writeFile(path, `${good}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n labels: {}\n`)
+    // `good` ends with a newline: its line count is length - 1; the bad line is the sixth after it.
+    const line = good.split('\n').length - 1 + 6
+    await assert.rejects(readManifests([path]), (err: Error) => {
+      assert.ok(err instanceof UserError)
+      assert.match(err.message, new RegExp(`^${path}:${line}: \\S`))
+      assert.ok(!err.message.includes('\n'))
+      return true
+    })
+    await assert.rejects(
+      readManifests(['-'], { stdin: Readable.from(['a: [unclosed\n']) }),
+      (err: Error) => err instanceof UserError && /^<stdin>:\d+: /.test(err.message),
+    )
+    const missing = join(tmp.path, 'nope.yaml')
+    await assert.rejects(
+      readManifests([missing]),
+      (err: Error) =>
+        err instanceof UserError &&
+        err.message === `${missing}: no such file or directory; check the -f path`,
+    )
+  })
+})
