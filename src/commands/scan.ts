@@ -53,8 +53,7 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
     }),
     policy: Flags.string({
       char: 'p',
-      description: 'Policy for images no rule or annotation covers.',
-      default: 'auto',
+      description: 'Policy for images no rule or annotation covers (default: auto).',
       helpGroup: 'POLICY',
     }),
     'policy-for': Flags.string({

@@ -35,7 +35,8 @@ function semverLike(v: string): boolean {
  * - `major` / `minor` / `patch`: both are version-like (`v?` and a digit) under a version order, by the first
  *   numeric part that differs (LooseVersion numbers, missing parts count as 0); equal numbers (a prerelease,
  *   a variant or revision bump like `-r3` → `-r4`) count as `patch`;
- * - `behind`: any other order (build numbers, alphabetical, numerical) or a tag that is not version-like.
+ * - `behind`: any other order (build numbers, alphabetical, numerical), a tag that is not version-like, or a
+ *   lone number that is a build number or date (`master-101`, `20241101`) rather than a major version.
  */
 export function classify(current: string, latest: string, policy: TagPolicy): Distance {
   if (current === latest) return 'up-to-date'
@@ -53,6 +54,11 @@ export function classify(current: string, latest: string, policy: TagPolicy): Di
   if (a === undefined || b === undefined || !semverLike(a) || !semverLike(b)) return 'behind'
   const na = looseNumbers(a)
   const nb = looseNumbers(b)
+  // A lone number after a word (`master-101`) or a large one (`20241101`) is a build number or a date,
+  // not a major version like `postgres:16`: moving on is `behind`, not `major`.
+  if (na.length === 1 && nb.length === 1 && (!semverLike(current) || na[0]! >= 1000 || nb[0]! >= 1000)) {
+    return 'behind'
+  }
   for (let k = 0; k < Math.max(na.length, nb.length); k++) {
     if ((na[k] ?? 0) !== (nb[k] ?? 0)) return k === 0 ? 'major' : k === 1 ? 'minor' : 'patch'
   }

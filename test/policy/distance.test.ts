@@ -54,3 +54,12 @@ describe('classify', () => {
     )
   })
 })
+
+test('a lone build number or date is behind, a lone small number is a major version', () => {
+  const auto = (current: string) => parsePolicy('auto', { currentTag: current })
+  assert.equal(classify('master-101', 'master-118', auto('master-101')), 'behind')
+  assert.equal(classify('20241101', '20241202', auto('20241101')), 'behind')
+  assert.equal(classify('16', '17', auto('16')), 'major')
+  assert.equal(classify('16-bookworm', '17-bookworm', auto('16-bookworm')), 'major')
+  assert.equal(classify('release-1.2', 'release-1.10', auto('release-1.2')), 'minor')
+})
