@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand, parseDuration } from '../cli/base.ts'
 import { registryFlags } from '../cli/registry-flags.ts'
+import { FAIL_ON, SCAN_STATUSES } from '../scan/statuses.ts'
 import { UserError } from '../util/errors.ts'
 
 export default class Scan extends BaseCommand {
@@ -79,24 +80,13 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
     'no-headers': Flags.boolean({ description: 'Omit the table header.' }),
     only: Flags.string({
       description: 'Show only these rows: outdated, or a status (repeatable).',
-      options: [
-        'outdated',
-        'up-to-date',
-        'patch',
-        'minor',
-        'major',
-        'behind',
-        'newer',
-        'pinned-digest',
-        'unknown',
-        'skipped',
-      ],
+      options: ['outdated', ...SCAN_STATUSES],
       multiple: true,
     }),
     'fail-on': Flags.string({
       description:
         'Exit with code 3 when an image is this far behind (patch includes minor and major) or unknown (repeatable).',
-      options: ['patch', 'minor', 'major', 'any', 'unknown'],
+      options: Object.keys(FAIL_ON),
       multiple: true,
     }),
     'cache-ttl': Flags.string({

@@ -7,29 +7,9 @@ import { type ImageReference, parseImageReference } from '../reference/index.ts'
 import type { RepositoryRef } from '../registry/client.ts'
 import { TagExclusions } from '../registry/exclude.ts'
 import { mapConcurrent } from '../util/limit.ts'
+import { FAIL_ON, type ScanStatus } from './statuses.ts'
 
-export type ScanStatus =
-  | 'up-to-date'
-  | 'patch'
-  | 'minor'
-  | 'major'
-  | 'behind'
-  | 'newer'
-  | 'pinned-digest'
-  | 'unknown'
-  | 'skipped'
-
-export const SCAN_STATUSES: readonly ScanStatus[] = [
-  'up-to-date',
-  'patch',
-  'minor',
-  'major',
-  'behind',
-  'newer',
-  'pinned-digest',
-  'unknown',
-  'skipped',
-]
+export { SCAN_STATUSES, type ScanStatus } from './statuses.ts'
 
 /** Which policy applies to one container, and why (see src/scan/rules.ts for the order). */
 export interface PolicyDecision {
@@ -333,15 +313,6 @@ function compareRows(a: ScanRow, b: ScanRow): number {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
-}
-
-/** Thresholds for `--fail-on`: which statuses make a CI run fail. */
-export const FAIL_ON: Record<string, readonly ScanStatus[]> = {
-  patch: ['patch', 'minor', 'major'],
-  minor: ['minor', 'major'],
-  major: ['major'],
-  any: ['patch', 'minor', 'major', 'behind'],
-  unknown: ['unknown'],
 }
 
 /** The rows that trip any of the given `--fail-on` levels. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { type RegistryAccess, RegistryClient } from '../../src/registry/client.ts'
-import { RegistryError } from '../../src/registry/errors.ts'
+import { rejection } from '../support/assertions.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
 const fast = { retries: 2, backoffMs: 20, requestTimeoutMs: 5000 }
@@ -13,16 +13,6 @@ function accessFor(credentials?: RegistryAccess['credentials']) {
     source: 'test credentials',
     ...(credentials ? { credentials } : {}),
   })
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`)
-    return error
-  }
-  assert.fail('expected the promise to reject')
 }
 
 describe('registry client against an anonymous registry', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { type RegistryAccess, RegistryClient } from '../../src/registry/client.ts'
-import { RegistryError } from '../../src/registry/errors.ts'
+import { rejection } from '../support/assertions.ts'
 import { type EchoHost, type FaultProxy, startEchoHost, startFaultProxy } from '../support/proxy.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
@@ -19,16 +19,6 @@ function client(options: { credentials?: RegistryAccess['credentials']; http?: o
     }),
     http: { ...fast, ...options.http },
   })
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`)
-    return error
-  }
-  assert.fail('expected the promise to reject')
 }
 
 describe('registry client behind a fault proxy', () => {
