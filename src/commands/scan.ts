@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand, parseDuration } from '../cli/base.ts'
+import { clusterFlags } from '../cli/cluster-flags.ts'
 import { registryFlags } from '../cli/registry-flags.ts'
 import { FAIL_ON, SCAN_STATUSES } from '../scan/statuses.ts'
 import { UserError } from '../util/errors.ts'
@@ -22,31 +23,7 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
     'helm template ./chart | <%= config.bin %> <%= command.id %> -f -',
   ]
   static override flags = {
-    kubeconfig: Flags.string({ description: 'Path to the kubeconfig file.', helpGroup: 'CLUSTER' }),
-    context: Flags.string({ description: 'Kubeconfig context to use.', helpGroup: 'CLUSTER' }),
-    cluster: Flags.string({ description: 'Kubeconfig cluster to use.', helpGroup: 'CLUSTER' }),
-    user: Flags.string({ description: 'Kubeconfig user to use.', helpGroup: 'CLUSTER' }),
-    namespace: Flags.string({
-      char: 'n',
-      description: "Namespace to scan (default: the context's).",
-      helpGroup: 'CLUSTER',
-    }),
-    'all-namespaces': Flags.boolean({
-      char: 'A',
-      description: 'Scan every namespace.',
-      helpGroup: 'CLUSTER',
-    }),
-    selector: Flags.string({
-      char: 'l',
-      description: 'Label selector for workloads and pods.',
-      helpGroup: 'CLUSTER',
-    }),
-    filename: Flags.string({
-      char: 'f',
-      description: 'Scan rendered manifests instead of a cluster: a file, a directory, or - for stdin.',
-      multiple: true,
-      helpGroup: 'CLUSTER',
-    }),
+    ...clusterFlags,
     'use-pull-secrets': Flags.boolean({
       description:
         "Also use the workloads' imagePullSecrets (and their ServiceAccounts') as registry credentials.",

@@ -168,18 +168,35 @@ export class RegistryClient {
       throw this.failure(state, head, what, 'manifest', repo.path)
     }
     // Older registries omit the digest on HEAD: the digest is then the sha256 of the bytes served.
+    const { digest, mediaType } = await this.getManifest(repo, reference, signal)
+    return { digest, mediaType }
+  }
+
+  /**
+   * The manifest bytes of a tag or digest, verified: the digest is the sha256 of the bytes, and must
+   * match what the registry says it sent (and the digest asked for).
+   */
+  async getManifest(
+    repo: RepositoryRef,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<ManifestDigest & { body: Buffer }> {
+    const state = await this.registry(repo.domain)
+    const url = new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, state.base)
+    const what = `${repo.domain}/${repo.path}${reference.includes(':') ? '@' : ':'}${reference}`
     this.stats.manifestRequests++
     const get = await this.authorized(state, url, 'GET', { accept: MANIFEST_ACCEPT }, repo.path, signal)
     if (get.status !== 200) throw this.failure(state, get, what, 'manifest', repo.path)
     const computed = `sha256:${createHash('sha256').update(get.body).digest('hex')}`
     const sent = header(get, 'docker-content-digest')
-    if (sent?.startsWith('sha256:') && sent !== computed) {
+    const asked = reference.startsWith('sha256:') ? reference : undefined
+    if ((sent?.startsWith('sha256:') && sent !== computed) || (asked && asked !== computed)) {
       throw new RegistryError(
         'protocol',
         `${state.domain} sent a manifest for ${what} whose digest does not match`,
       )
     }
-    return { digest: computed, mediaType: mediaTypeOf(get) }
+    return { digest: computed, mediaType: mediaTypeOf(get), body: get.body }
   }
 
   async close(): Promise<void> {

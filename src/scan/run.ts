@@ -3,22 +3,15 @@
 
 import type { RegistryFlagValues } from '../cli/registry-flags.ts'
 import { setupRegistry } from '../cli/registry-flags.ts'
-import type { ContainerImage, ImageInventory, ReadWarning } from '../cluster/types.ts'
+import { readInventory, type SecretReader, type SourceRequest } from '../cluster/source.ts'
+import type { ContainerImage, ReadWarning } from '../cluster/types.ts'
 import { TagLookup } from '../latest/lookup.ts'
 import { parseImageReference } from '../reference/index.ts'
 import type { RegistryClient } from '../registry/client.ts'
 import { UserError } from '../util/errors.ts'
 import { type PolicyDecision, type ScanReport, scanImages } from './scan.ts'
 
-export interface ScanRequest extends RegistryFlagValues {
-  kubeconfig?: string
-  context?: string
-  cluster?: string
-  user?: string
-  namespace?: string
-  'all-namespaces'?: boolean
-  selector?: string
-  filename?: string[]
+export interface ScanRequest extends RegistryFlagValues, SourceRequest {
   'use-pull-secrets'?: boolean
   policy?: string
   'policy-for'?: string[]
@@ -27,7 +20,6 @@ export interface ScanRequest extends RegistryFlagValues {
   cacheTtlMs: number
   version: string
   apiVersion: string
-  stdin?: NodeJS.ReadableStream
   env?: NodeJS.ProcessEnv
   onProgress?: (done: number, total: number) => void
 }
@@ -116,58 +108,6 @@ export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
     }
   } finally {
     await setup.client.close()
-  }
-}
-
-type SecretReader = (
-  namespace: string,
-  names: string[],
-  serviceAccountName?: string,
-) => Promise<{ configs: unknown[]; warnings: ReadWarning[] }>
-
-async function readInventory(
-  request: ScanRequest,
-  env: NodeJS.ProcessEnv,
-): Promise<{ inventory: ImageInventory; readSecrets?: SecretReader }> {
-  if (request.filename?.length) {
-    const { readManifests } = await import('../cluster/manifests.ts')
-    const inventory = await readManifests(request.filename, {
-      ...(request.stdin ? { stdin: request.stdin } : {}),
-      ...(request.namespace ? { namespace: request.namespace } : {}),
-    })
-    return { inventory }
-  }
-  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs, CLUSTER_KINDS }] = await Promise.all([
-    import('../cluster/kubeconfig.ts'),
-    import('../cluster/read.ts'),
-  ])
-  const loaded = await loadKubeConfig({
-    env,
-    ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
-    ...(request.context ? { context: request.context } : {}),
-    ...(request.cluster ? { cluster: request.cluster } : {}),
-    ...(request.user ? { user: request.user } : {}),
-  })
-  const inventory = await readCluster(loaded.kc, {
-    namespace: request.namespace ?? loaded.namespace,
-    allNamespaces: Boolean(request['all-namespaces']),
-    ...(request.selector ? { selector: request.selector } : {}),
-  })
-  inventory.context = loaded.context
-  // Every kind refused: an empty report would look like a clean cluster, so say what happened instead.
-  const refused = new Set(inventory.warnings.map((warning) => warning.kind))
-  if (inventory.images.length === 0 && CLUSTER_KINDS.every((info) => refused.has(info.kind))) {
-    const where = request['all-namespaces']
-      ? 'in any namespace'
-      : `in namespace ${request.namespace ?? loaded.namespace}`
-    throw new UserError(
-      `could not read any workload ${where} with context ${loaded.context}: ${inventory.warnings[0]?.message}; check your RBAC permissions or pick a namespace with -n`,
-    )
-  }
-  return {
-    inventory,
-    readSecrets: (namespace, names, serviceAccountName) =>
-      readPullSecretConfigs(loaded.kc, namespace, names, serviceAccountName),
   }
 }
 

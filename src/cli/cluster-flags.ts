@@ -1,0 +1,30 @@
+import { Flags } from '@oclif/core'
+
+/** kubectl's flags for choosing a cluster and narrowing what is read, plus -f for rendered manifests. */
+export const clusterFlags = {
+  kubeconfig: Flags.string({ description: 'Path to the kubeconfig file.', helpGroup: 'CLUSTER' }),
+  context: Flags.string({ description: 'Kubeconfig context to use.', helpGroup: 'CLUSTER' }),
+  cluster: Flags.string({ description: 'Kubeconfig cluster to use.', helpGroup: 'CLUSTER' }),
+  user: Flags.string({ description: 'Kubeconfig user to use.', helpGroup: 'CLUSTER' }),
+  namespace: Flags.string({
+    char: 'n',
+    description: "Namespace to read (default: the context's).",
+    helpGroup: 'CLUSTER',
+  }),
+  'all-namespaces': Flags.boolean({
+    char: 'A',
+    description: 'Read every namespace.',
+    helpGroup: 'CLUSTER',
+  }),
+  selector: Flags.string({
+    char: 'l',
+    description: 'Label selector for workloads and pods.',
+    helpGroup: 'CLUSTER',
+  }),
+  filename: Flags.string({
+    char: 'f',
+    description: 'Read rendered manifests instead of a cluster: a file, a directory, or - for stdin.',
+    multiple: true,
+    helpGroup: 'CLUSTER',
+  }),
+}

@@ -1,0 +1,69 @@
+// Where images come from: a kube context or rendered manifests. One path for scan, pin and vector.
+import { UserError } from '../util/errors.ts'
+import type { ImageInventory, ReadWarning } from './types.ts'
+
+/** The flags that choose and narrow the source (kubectl's names). */
+export interface SourceRequest {
+  kubeconfig?: string
+  context?: string
+  cluster?: string
+  user?: string
+  namespace?: string
+  'all-namespaces'?: boolean
+  selector?: string
+  filename?: string[]
+  stdin?: NodeJS.ReadableStream
+}
+
+export type SecretReader = (
+  namespace: string,
+  names: string[],
+  serviceAccountName?: string,
+) => Promise<{ configs: unknown[]; warnings: ReadWarning[] }>
+
+/** Reads the inventory, and (for a cluster) returns a reader for pull secrets. */
+export async function readInventory(
+  request: SourceRequest,
+  env: NodeJS.ProcessEnv,
+): Promise<{ inventory: ImageInventory; readSecrets?: SecretReader }> {
+  if (request.filename?.length) {
+    const { readManifests } = await import('./manifests.ts')
+    const inventory = await readManifests(request.filename, {
+      ...(request.stdin ? { stdin: request.stdin } : {}),
+      ...(request.namespace ? { namespace: request.namespace } : {}),
+    })
+    return { inventory }
+  }
+  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs, CLUSTER_KINDS }] = await Promise.all([
+    import('./kubeconfig.ts'),
+    import('./read.ts'),
+  ])
+  const loaded = await loadKubeConfig({
+    env,
+    ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
+    ...(request.context ? { context: request.context } : {}),
+    ...(request.cluster ? { cluster: request.cluster } : {}),
+    ...(request.user ? { user: request.user } : {}),
+  })
+  const inventory = await readCluster(loaded.kc, {
+    namespace: request.namespace ?? loaded.namespace,
+    allNamespaces: Boolean(request['all-namespaces']),
+    ...(request.selector ? { selector: request.selector } : {}),
+  })
+  inventory.context = loaded.context
+  // Every kind refused: an empty report would look like a clean cluster, so say what happened instead.
+  const refused = new Set(inventory.warnings.map((warning) => warning.kind))
+  if (inventory.images.length === 0 && CLUSTER_KINDS.every((info) => refused.has(info.kind))) {
+    const where = request['all-namespaces']
+      ? 'in any namespace'
+      : `in namespace ${request.namespace ?? loaded.namespace}`
+    throw new UserError(
+      `could not read any workload ${where} with context ${loaded.context}: ${inventory.warnings[0]?.message}; check your RBAC permissions or pick a namespace with -n`,
+    )
+  }
+  return {
+    inventory,
+    readSecrets: (namespace, names, serviceAccountName) =>
+      readPullSecretConfigs(loaded.kc, namespace, names, serviceAccountName),
+  }
+}
