@@ -233,6 +233,12 @@ export class RegistryClient {
   private async ping(state: RegistryState): Promise<void> {
     this.stats.requests++
     const res = await this.http.send(new URL('/v2/', state.base), { method: 'GET', headers: {} }, state.tls)
+    if (res.status === 400 && /HTTP request to an HTTPS server/i.test(res.body.toString('utf8'))) {
+      throw new RegistryError(
+        'tls',
+        `${state.domain} speaks HTTPS, not plain HTTP; drop --insecure (or KUBECTL_IMAGES_REGISTRY_<N>_INSECURE) for it`,
+      )
+    }
     if (res.status !== 401) return
     const challenges = parseChallenges(headerValues(res, 'www-authenticate').join(', '))
     const challenge =

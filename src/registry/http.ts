@@ -223,17 +223,28 @@ function classifyNetworkError(url: URL, err: Error, code: string): RegistryError
   if (err instanceof undiciErrors.ConnectTimeoutError) {
     return new RegistryError('timeout', `could not connect to ${url.host} in time`, { cause: error })
   }
-  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code) || /certificate/i.test(err.message)) {
-    return new RegistryError(
-      'tls',
-      `TLS error talking to ${url.host}: ${err.message}; pass --ca-file, or --insecure-skip-tls-verify to skip verification`,
-      { cause: error },
-    )
-  }
-  if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(err.message)) {
+  // A plain-HTTP server answering a TLS handshake: checked before the other TLS errors, which it resembles.
+  if (
+    code === 'EPROTO' ||
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    /wrong version number|packet length too long/i.test(err.message)
+  ) {
     return new RegistryError(
       'tls',
       `${url.host} does not speak HTTPS; if it is a plain HTTP registry, pass --insecure (or set KUBECTL_IMAGES_REGISTRY_HOST=<host> with KUBECTL_IMAGES_REGISTRY_INSECURE=true)`,
+      { cause: error },
+    )
+  }
+  const tlsReason = TLS_REASONS[code]
+  if (
+    tlsReason ||
+    /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(code) ||
+    /certificate/i.test(err.message)
+  ) {
+    return new RegistryError(
+      'tls',
+      `TLS error talking to ${url.host}: ${tlsReason ?? oneLine(err.message || code)}; pass --ca-file with the registry's CA, or --insecure-skip-tls-verify to skip verification`,
       { cause: error },
     )
   }
@@ -243,7 +254,23 @@ function classifyNetworkError(url: URL, err: Error, code: string): RegistryError
   if (code === 'ECONNREFUSED') {
     return new RegistryError('network', `connection to ${url.host} refused`, { cause: error })
   }
-  return new RegistryError('network', `connection to ${url.host} failed: ${err.message || code}`, {
+  return new RegistryError('network', `connection to ${url.host} failed: ${oneLine(err.message || code)}`, {
     cause: error,
   })
+}
+
+/** What OpenSSL's certificate codes mean, in words a user can act on (Node's texts suggest Node flags). */
+const TLS_REASONS: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its certificate is signed by an unknown authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its certificate is signed by an unknown authority',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its certificate chain ends in an untrusted self-signed certificate',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it presents an untrusted self-signed certificate',
+  CERT_HAS_EXPIRED: 'its certificate has expired',
+  CERT_NOT_YET_VALID: 'its certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its certificate is not valid for this host name',
+}
+
+/** The first line of a message, trimmed: OpenSSL texts end in newlines and file positions. */
+function oneLine(text: string): string {
+  return text.split('\n')[0]!.trim()
 }

@@ -1,9 +1,20 @@
 // Runs the real `docker-registry` (distribution 2.8.2, Debian) on 127.0.0.1 for tests. No mocks.
+// With `tls: true` it serves HTTPS with a certificate from a CA generated per run (openssl); pushes then go through
+// a loopback HTTP bridge that trusts that CA, so the push helpers in images.ts need no TLS settings of their own.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { generateKeyPair, type KeyObject, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { Agent as UndiciAgent, request as undiciRequest } from 'undici'
 import {
   type ImageRef,
   type PushImageOptions,
@@ -12,7 +23,7 @@ import {
   pushImage,
   pushTags,
 } from './images.ts'
-import { makeTempDir, onExit, pickFreePort, sleep } from './lifecycle.ts'
+import { closeServer, hostPort, listen, makeTempDir, onExit, pickFreePort, sleep } from './lifecycle.ts'
 import { startTokenServer, type TokenAclRequest, type TokenServer } from './token-server.ts'
 
 const run = promisify(execFile)
@@ -40,10 +51,16 @@ export interface StartRegistryOptions {
   storage?: 'filesystem' | 'inmemory'
   /** Startup deadline. Default 15000 ms. */
   startTimeoutMs?: number
+  /**
+   * Serve HTTPS with a server certificate (SAN IP:127.0.0.1, DNS:localhost) issued by a CA generated for this run;
+   * `caPath` is that CA's PEM file. Default false (plain HTTP). The token server (auth 'token') stays plain HTTP, so
+   * a client that only sends credentials to HTTPS realms will withhold them there.
+   */
+  tls?: boolean
 }
 
 export interface TestRegistry extends PushTarget {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https://127.0.0.1:PORT with `tls`. */
   url: string
   /** 127.0.0.1:PORT (what goes in an image reference) */
   host: string
@@ -57,6 +74,15 @@ export interface TestRegistry extends PushTarget {
   dir: string
   /** pid of the docker-registry process. */
   pid: number | undefined
+  /** Whether the registry serves HTTPS. */
+  tls: boolean
+  /** TLS only: PEM file of the CA that issued the registry's certificate (under `dir`). */
+  caPath: string | undefined
+  /**
+   * What to hand the images.ts helpers (pushImage, pushTags, deleteManifest): the registry itself over plain HTTP;
+   * with TLS a loopback HTTP bridge to it that trusts `caPath` (the helpers use the global fetch, which would not).
+   */
+  pushTarget: PushTarget
   /** Last ~8 KiB of the registry's stderr. */
   stderrTail(): string
   push(repo: string, tag: string, opts?: PushImageOptions): Promise<ImageRef>
@@ -150,6 +176,7 @@ async function waitReady(
   id: string,
   running: Running,
   deadline: number,
+  dispatcher?: UndiciAgent,
 ): Promise<'ready' | 'exited' | 'timeout'> {
   let exited = false
   void running.exited.then(() => {
@@ -158,9 +185,8 @@ async function waitReady(
   while (Date.now() < deadline) {
     if (exited) return 'exited'
     try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) })
-      await res.arrayBuffer()
-      if ((res.status === 200 || res.status === 401) && res.headers.get(ID_HEADER) === id) return 'ready'
+      const res = await probe(url, dispatcher)
+      if ((res.status === 200 || res.status === 401) && res.id === id) return 'ready'
     } catch {
       // not listening yet
     }
@@ -184,17 +210,188 @@ function killHard(running: Running, pid: number | undefined): void {
   }
 }
 
+const OPENSSL_CONFIG = `[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = unused
+[ ca_ext ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+subjectKeyIdentifier = hash
+[ server_ext ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+`
+
+const genKeyPair = promisify(generateKeyPair)
+
+interface TlsFiles {
+  caPath: string
+  caPem: string
+  certPath: string
+  keyPath: string
+}
+
+/** A CA and a server certificate for 127.0.0.1/localhost signed by it (P-256 keys, valid 2 days). */
+async function makeTlsFiles(dir: string): Promise<TlsFiles> {
+  const cnf = join(dir, 'tls-openssl.cnf')
+  await writeFile(cnf, OPENSSL_CONFIG)
+  const newKey = async (path: string) => {
+    const { privateKey } = await genKeyPair('ec', { namedCurve: 'P-256' })
+    await writeFile(path, (privateKey as KeyObject).export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+  }
+  const caKey = join(dir, 'tls-ca.key')
+  const caPath = join(dir, 'tls-ca.pem')
+  const keyPath = join(dir, 'tls-server.key')
+  const certPath = join(dir, 'tls-server.pem')
+  await Promise.all([newKey(caKey), newKey(keyPath)])
+  const req = ['req', '-x509', '-config', cnf, '-days', '2']
+  await run(
+    'openssl',
+    [
+      ...req,
+      '-extensions',
+      'ca_ext',
+      '-key',
+      caKey,
+      '-subj',
+      '/CN=kubectl-images test registry CA',
+      '-out',
+      caPath,
+    ],
+    { timeout: 10_000 },
+  )
+  await run(
+    'openssl',
+    [
+      ...req,
+      '-extensions',
+      'server_ext',
+      '-key',
+      keyPath,
+      '-CA',
+      caPath,
+      '-CAkey',
+      caKey,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-out',
+      certPath,
+    ],
+    { timeout: 10_000 },
+  )
+  return { caPath, caPem: await readFile(caPath, 'utf8'), certPath, keyPath }
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+])
+
+interface Bridge {
+  url: string
+  stop(): Promise<void>
+}
+
+/**
+ * Plain HTTP on a loopback port in front of the HTTPS registry, for the push helpers: forwards every request with
+ * the registry's own Host, trusting `caPem`, and points absolute Location headers back at the bridge.
+ */
+async function startBridge(registryHost: string, caPem: string): Promise<Bridge> {
+  const target = new URL(`https://${registryHost}`)
+  const agent = new HttpsAgent({ ca: caPem, keepAlive: true, maxSockets: 32 })
+  let bridgeOrigin = ''
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const headers: OutgoingHttpHeaders = {}
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v
+    }
+    headers.host = registryHost
+    const upstream = httpsRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
+      (up) => {
+        const out: OutgoingHttpHeaders = {}
+        for (const [k, v] of Object.entries(up.headers)) {
+          if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v
+        }
+        const location = up.headers.location
+        if (location?.startsWith(target.origin))
+          out.location = bridgeOrigin + location.slice(target.origin.length)
+        res.writeHead(up.statusCode ?? 502, out)
+        up.pipe(res)
+      },
+    )
+    upstream.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      const body = JSON.stringify({
+        errors: [{ code: 'UNAVAILABLE', message: `tls bridge: ${err.message}` }],
+      })
+      res.writeHead(502, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+      })
+      res.end(body)
+    })
+    req.pipe(upstream)
+  }
+  const server: Server = createServer(handle)
+  const port = await listen(server, '127.0.0.1')
+  bridgeOrigin = `http://${hostPort('127.0.0.1', port)}`
+  return {
+    url: bridgeOrigin,
+    async stop() {
+      await closeServer(server)
+      agent.destroy()
+    },
+  }
+}
+
+/** GET /v2/: status and our id header; undici with the run's CA for HTTPS, the global fetch for HTTP. */
+async function probe(
+  url: string,
+  dispatcher: UndiciAgent | undefined,
+): Promise<{ status: number; id: string | null }> {
+  if (!dispatcher) {
+    const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) })
+    await res.arrayBuffer()
+    return { status: res.status, id: res.headers.get(ID_HEADER) }
+  }
+  const res = await undiciRequest(`${url}/v2/`, { dispatcher, signal: AbortSignal.timeout(1000) })
+  await res.body.arrayBuffer()
+  const id = res.headers[ID_HEADER]
+  return { status: res.statusCode, id: (Array.isArray(id) ? id[0] : id) ?? null }
+}
+
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
   const auth = opts.auth ?? 'none'
   const users = auth === 'none' ? {} : (opts.users ?? { tester: 'tester-secret' })
   const firstUser = Object.entries(users)[0]
   const tmp = await makeTempDir('registry')
   let tokenServer: TokenServer | undefined
+  let probeAgent: UndiciAgent | undefined
+  let bridge: Bridge | undefined
   const cleanupPartial = async () => {
-    await tokenServer?.stop()
+    await Promise.all([tokenServer?.stop(), probeAgent?.close(), bridge?.stop()])
     await tmp.remove()
   }
   try {
+    const tls = opts.tls ? await makeTlsFiles(tmp.path) : undefined
+    if (tls) probeAgent = new UndiciAgent({ connect: { ca: tls.caPem } })
     let authYaml = ''
     if (auth === 'htpasswd') {
       const path = join(tmp.path, 'htpasswd')
@@ -222,7 +419,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     for (let attempt = 1; attempt <= 5; attempt++) {
       const port = await pickFreePort()
       const host = `127.0.0.1:${port}`
-      const url = `http://${host}`
+      const url = `${tls ? 'https' : 'http'}://${host}`
       const configPath = join(tmp.path, 'config.yml')
       const id = randomBytes(8).toString('hex')
       await writeFile(
@@ -247,6 +444,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
           `  secret: ${yamlString(randomBytes(16).toString('hex'))}`,
           '  headers:',
           `    ${ID_HEADER}: [${yamlString(id)}]`,
+          ...(tls
+            ? [
+                '  tls:',
+                `    certificate: ${yamlString(tls.certPath)}`,
+                `    key: ${yamlString(tls.keyPath)}`,
+              ]
+            : []),
           'health:',
           '  storagedriver:',
           '    enabled: false',
@@ -259,22 +463,42 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       void running.registryPid.then((p) => {
         pid = p
       })
-      const state = await waitReady(url, id, running, deadline)
+      const state = await waitReady(url, id, running, deadline, probeAgent)
       if (state === 'ready') {
         pid = await running.registryPid
         let stopped: Promise<void> | undefined
+        const credentials = firstUser ? { username: firstUser[0], password: firstUser[1] } : undefined
+        await probeAgent?.close()
+        probeAgent = undefined
+        if (tls) {
+          try {
+            bridge = await startBridge(host, tls.caPem)
+          } catch (err) {
+            killHard(running, pid)
+            await running.exited
+            unregister()
+            throw err
+          }
+        }
+        // Stable objects: images.ts keeps its auth sessions per target object. Plain HTTP: the registry itself.
+        const bridgeTarget: PushTarget | undefined = bridge ? { url: bridge.url, credentials } : undefined
         const registry: TestRegistry = {
           url,
           host,
           auth,
           users,
-          credentials: firstUser ? { username: firstUser[0], password: firstUser[1] } : undefined,
+          credentials,
           tokenServer,
           dir: tmp.path,
           pid,
+          tls: tls !== undefined,
+          caPath: tls?.caPath,
+          get pushTarget() {
+            return bridgeTarget ?? registry
+          },
           stderrTail: running.stderr,
-          push: (repo, tag, o) => pushImage(registry, repo, tag, o),
-          pushTags: (repo, tags, o) => pushTags(registry, repo, tags, o),
+          push: (repo, tag, o) => pushImage(registry.pushTarget, repo, tag, o),
+          pushTags: (repo, tags, o) => pushTags(registry.pushTarget, repo, tags, o),
           stop() {
             stopped ??= (async () => {
               // Closing stdin makes the wrapper TERM the registry; escalate if it lingers.

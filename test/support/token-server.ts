@@ -2,7 +2,7 @@
 // Tokens are ES256 JWTs with an `x5c` header holding the self-signed signing cert, which is also the registry's
 // `rootcertbundle`: distribution 2.8 verifies the x5c chain against that bundle, then the signature with the leaf key.
 import { execFile } from 'node:child_process'
-import { createPrivateKey, type KeyObject, randomUUID, sign, X509Certificate } from 'node:crypto'
+import { createPrivateKey, type KeyObject, randomBytes, randomUUID, sign, X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -29,10 +29,22 @@ export interface TokenRequestRecord {
   method: string
   /** Path + query as received. */
   path: string
+  /** From the query (GET) or the form (POST). */
   service: string | null
-  /** Every `scope` parameter, in order (one parameter may itself hold space-separated scopes; split here). */
+  /**
+   * Every `scope` parameter, in order (one parameter may itself hold space-separated scopes; split here). For a POST,
+   * the form's space-separated `scope`.
+   */
   scopes: string[]
   account: string | null
+  /** POST only: the form's `grant_type` ('refresh_token', 'password'), else null. */
+  grantType: string | null
+  /** POST only: the form's `client_id`, else null. */
+  clientId: string | null
+  /** POST only: the form's `access_type` ('online', 'offline'), else null. */
+  accessType: string | null
+  /** POST only: the Content-Type header as received, else null. */
+  contentType: string | null
   /** Scheme of the Authorization header (e.g. 'Basic'), or null when none was sent. Secrets are never stored. */
   authScheme: string | null
   /** The user that authenticated, or null (anonymous or bad credentials). */
@@ -55,6 +67,11 @@ export interface TokenServerSettings {
   issueExpired: boolean
   /** Which actions to grant. Default: authenticated users get everything asked; anonymous gets pull if anonymousPull. */
   acl: ((req: TokenAclRequest) => string[]) | undefined
+  /**
+   * Answer docker's OAuth2 `POST <realm>` (grant_type refresh_token or password, docs/spec/auth/oauth.md). Default true;
+   * false answers POST with 404 like a server that only speaks the GET flow.
+   */
+  oauthPost: boolean
 }
 
 export interface TokenServerFault {
@@ -80,6 +97,11 @@ export interface TokenServer {
   failNext(fault: TokenServerFault): void
   /** Mint a token directly (no HTTP request, not recorded). */
   mint(user: string | undefined, access: TokenAccess[], ttlSeconds?: number): string
+  /**
+   * A refresh token for `user` (one of the users), as `docker login` stores it as `identitytoken`: good for
+   * `POST <realm>` with grant_type=refresh_token and this server's service until the server stops.
+   */
+  issueRefreshToken(user: string): string
   /** Number of recorded requests, optionally only those whose scopes include `scope`. */
   count(scope?: string): number
   clear(): void
@@ -113,6 +135,19 @@ export function parseScope(scope: string): TokenAccess | null {
     .split(',')
     .filter((a) => a !== '')
   return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions }
+}
+
+function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size <= limit) chunks.push(c)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
 }
 
 function parseBasic(header: string | undefined): { user: string; pass: string } | null {
@@ -167,6 +202,14 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     omitExpiresIn: false,
     issueExpired: false,
     acl: opts.acl,
+    oauthPost: true,
+  }
+  /** refresh token -> user */
+  const refreshTokens = new Map<string, string>()
+  const issueRefreshToken = (user: string): string => {
+    const token = `kit-refresh-${randomBytes(18).toString('base64url')}`
+    refreshTokens.set(token, user)
+    return token
   }
 
   const mint = (
@@ -199,15 +242,31 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     return []
   }
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const grantAll = (user: string | undefined, scopes: readonly string[]): TokenAccess[] => {
+    const access: TokenAccess[] = []
+    for (const s of scopes) {
+      const want = parseScope(s)
+      if (!want) continue
+      const actions = grant(user, want)
+      if (actions.length > 0) access.push({ type: want.type, name: want.name, actions })
+    }
+    return access
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://token.invalid')
     const authHeader = req.headers.authorization
+    const isPost = req.method === 'POST'
     const record: TokenRequestRecord = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       service: url.searchParams.get('service'),
       scopes: url.searchParams.getAll('scope').flatMap((s) => s.split(' ').filter((x) => x !== '')),
       account: url.searchParams.get('account'),
+      grantType: null,
+      clientId: null,
+      accessType: null,
+      contentType: isPost ? (req.headers['content-type'] ?? null) : null,
       authScheme: authHeader ? (authHeader.split(' ')[0] ?? null) : null,
       user: null,
       status: 0,
@@ -224,7 +283,22 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       })
       res.end(text)
     }
-    req.resume()
+    // Go's PostFormValue reads the body only for this content type; anything else has no form values.
+    let form = new URLSearchParams()
+    if (isPost) {
+      const body = await readBody(req)
+      const type = (record.contentType ?? '').split(';')[0]!.trim().toLowerCase()
+      if (type === 'application/x-www-form-urlencoded') form = new URLSearchParams(body.toString('utf8'))
+      if (url.pathname === '/token') {
+        record.service = form.get('service')
+        record.scopes = (form.get('scope') ?? '').split(' ').filter((x) => x !== '')
+        record.grantType = form.get('grant_type')
+        record.clientId = form.get('client_id')
+        record.accessType = form.get('access_type')
+      }
+    } else {
+      req.resume()
+    }
     const fault = faults[0]
     if (fault) {
       fault.times--
@@ -240,8 +314,13 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       send(404, { errors: [{ code: 'NOT_FOUND', message: 'not found' }] })
       return
     }
+    if (isPost && settings.oauthPost) {
+      const answer = postToken(form, record)
+      send(answer.status, answer.body)
+      return
+    }
     if (req.method !== 'GET') {
-      // No OAuth2 POST support: per oauth.md, clients fall back to GET on 404.
+      // Without OAuth2 POST support: per oauth.md, clients fall back to GET on 404.
       send(404, { errors: [{ code: 'UNSUPPORTED', message: 'oauth2 POST not supported' }] })
       return
     }
@@ -260,13 +339,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       user = basic.user
       record.user = user
     }
-    const access: TokenAccess[] = []
-    for (const s of record.scopes) {
-      const want = parseScope(s)
-      if (!want) continue
-      const actions = grant(user, want)
-      if (actions.length > 0) access.push({ type: want.type, name: want.name, actions })
-    }
+    const access = grantAll(user, record.scopes)
     record.granted = access
     const token = mint(user, access)
     const body: Record<string, unknown> = {
@@ -278,7 +351,61 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     send(200, body)
   }
 
-  const server = createServer(handle)
+  /** distribution's contrib/token-server postToken: required fields, then the grant, then the answer. */
+  const postToken = (
+    form: URLSearchParams,
+    record: TokenRequestRecord,
+  ): { status: number; body: unknown } => {
+    const error = (status: number, code: string, message: string) => ({
+      status,
+      body: { errors: [{ code, message, detail: null }] },
+    })
+    const grantType = form.get('grant_type') ?? ''
+    if (grantType === '') return error(400, 'MISSING_REQUIRED_FIELD', 'missing grant_type value')
+    if ((form.get('service') ?? '') === '')
+      return error(400, 'MISSING_REQUIRED_FIELD', 'missing service value')
+    if ((form.get('client_id') ?? '') === '')
+      return error(400, 'MISSING_REQUIRED_FIELD', 'missing client_id value')
+    const accessType = form.get('access_type') ?? ''
+    if (accessType !== '' && accessType !== 'online' && accessType !== 'offline')
+      return error(400, 'UNSUPPORTED_VALUE', 'unknown access_type value')
+    let user: string
+    let refreshToken: string | undefined
+    if (grantType === 'refresh_token') {
+      refreshToken = form.get('refresh_token') ?? ''
+      if (refreshToken === '') return error(400, 'UNSUPPORTED_VALUE', 'missing refresh_token value')
+      const owner = refreshTokens.get(refreshToken)
+      if (owner === undefined || form.get('service') !== service)
+        return error(401, 'UNAUTHORIZED', 'invalid refresh token')
+      user = owner
+    } else if (grantType === 'password') {
+      user = form.get('username') ?? ''
+      if (user === '') return error(400, 'UNSUPPORTED_VALUE', 'missing username value')
+      const password = form.get('password') ?? ''
+      if (password === '') return error(400, 'UNSUPPORTED_VALUE', 'missing password value')
+      if (opts.users[user] === undefined || opts.users[user] !== password)
+        return error(401, 'UNAUTHORIZED', 'invalid credentials')
+    } else {
+      return error(400, 'UNSUPPORTED_VALUE', 'unknown grant_type value')
+    }
+    record.user = user
+    const access = grantAll(user, record.scopes)
+    record.granted = access
+    const token = mint(user, access)
+    if (accessType === 'offline') refreshToken = issueRefreshToken(user)
+    const body: Record<string, unknown> = {
+      access_token: token,
+      scope: access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`).join(' '),
+      issued_at: new Date().toISOString(),
+    }
+    if (!settings.omitExpiresIn) body.expires_in = settings.ttlSeconds
+    if (refreshToken !== undefined) body.refresh_token = refreshToken
+    return { status: 200, body }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => req.socket.destroy())
+  })
   const port = await listen(server, host)
   return {
     realm: `http://${hostPort(host, port)}/token`,
@@ -291,6 +418,11 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       faults.push({ ...fault })
     },
     mint,
+    issueRefreshToken(user) {
+      if (opts.users[user] === undefined)
+        throw new Error(`issueRefreshToken: unknown user ${JSON.stringify(user)}`)
+      return issueRefreshToken(user)
+    },
     count(scope) {
       return scope === undefined ? requests.length : requests.filter((r) => r.scopes.includes(scope)).length
     },
