@@ -1,7 +1,9 @@
 import Latest from './latest.ts'
+import Pin from './pin.ts'
 import Scan from './scan.ts'
 
 export const COMMANDS = {
   latest: Latest,
+  pin: Pin,
   scan: Scan,
 }

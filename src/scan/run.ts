@@ -8,14 +8,11 @@ import type { ContainerImage, ReadWarning } from '../cluster/types.ts'
 import { TagLookup } from '../latest/lookup.ts'
 import { parseImageReference } from '../reference/index.ts'
 import type { RegistryClient } from '../registry/client.ts'
-import { UserError } from '../util/errors.ts'
-import { type PolicyDecision, type ScanReport, scanImages } from './scan.ts'
+import type { PolicyRequest } from './policy.ts'
+import { type ScanReport, scanImages } from './scan.ts'
 
-export interface ScanRequest extends RegistryFlagValues, SourceRequest {
+export interface ScanRequest extends RegistryFlagValues, SourceRequest, PolicyRequest {
   'use-pull-secrets'?: boolean
-  policy?: string
-  'policy-for'?: string[]
-  config?: string
   /** 0 disables the tag-list cache. */
   cacheTtlMs: number
   version: string
@@ -32,23 +29,12 @@ export interface ScanOutcome {
 
 export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
   const env = request.env ?? process.env
-  const [{ loadScanConfig }, rules, { TagCache }] = await Promise.all([
-    import('./config.ts'),
-    import('./rules.ts'),
+  const [{ makePolicyResolver }, { TagCache }] = await Promise.all([
+    import('./policy.ts'),
     import('../registry/cache.ts'),
   ])
   // Everything the user typed is checked before anything is read.
-  const policyFor = (request['policy-for'] ?? []).map((value) => rules.parsePolicyFor(value))
-  if (request.policy !== undefined) {
-    const { parsePolicy } = await import('../policy/index.ts')
-    try {
-      parsePolicy(request.policy)
-    } catch (error) {
-      throw new UserError((error as Error).message, { exitCode: 2 })
-    }
-  }
-  const config = await loadScanConfig({ ...(request.config ? { path: request.config } : {}), env })
-  const builtins = rules.builtinRules(config.disableBuiltinRules)
+  const resolvePolicy = await makePolicyResolver(request, env)
 
   const { inventory, readSecrets } = await readInventory(request, env)
   const setup = await setupRegistry(request, request.version)
@@ -64,29 +50,6 @@ export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
       signal: setup.signal,
       ...(request.cacheTtlMs > 0 ? { store: cache } : {}),
     })
-    const resolvePolicy = (
-      usage: ContainerImage,
-      image: Parameters<typeof rules.resolvePolicySource>[0]['image'],
-    ) => {
-      const resolution = rules.resolvePolicySource({
-        image,
-        container: usage.container,
-        annotations: usage.annotations,
-        policyFor,
-        configRules: config.rules,
-        builtinRules: builtins,
-        policy: request.policy,
-      })
-      const decision: PolicyDecision = {
-        expr: resolution.expr,
-        source: resolution.source,
-        excludes: resolution.excludes,
-        skip: resolution.skip,
-        ...(resolution.why ? { why: resolution.why } : {}),
-        ...(resolution.warning ? { warning: resolution.warning } : {}),
-      }
-      return decision
-    }
     const report = await scanImages(
       { ...inventory, warnings: [...inventory.warnings, ...warnings] },
       {
