@@ -1,9 +1,11 @@
 import Latest from './latest.ts'
 import Pin from './pin.ts'
 import Scan from './scan.ts'
+import Vector from './vector.ts'
 
 export const COMMANDS = {
   latest: Latest,
   pin: Pin,
   scan: Scan,
+  vector: Vector,
 }
