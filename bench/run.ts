@@ -7,6 +7,10 @@ import { cpus } from 'node:os'
 const BENCHES: Record<string, { file: string; title: string }> = {
   policy: { file: 'bench/policy.bench.ts', title: 'Policy selection over 100k tags' },
   latest: { file: 'bench/latest.bench.ts', title: '`latest` against the local registry' },
+  scan: { file: 'bench/scan.bench.ts', title: '`scan` against the test API server and the local registry' },
+  scan_rss: { file: 'bench/scan-rss.bench.ts', title: '`scan` peak memory' },
+  startup: { file: 'bench/startup.bench.ts', title: 'Start-up of the release executable vs kubectl' },
+  vector: { file: 'bench/vector.bench.ts', title: '`vector` over an 81-entry image vector' },
 }
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(BENCHES)

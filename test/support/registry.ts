@@ -504,8 +504,12 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
               // Closing stdin makes the wrapper TERM the registry; escalate if it lingers.
               running.child.stdin?.end()
               const timer = setTimeout(() => killHard(running, pid), 3000)
+              // The child is unref'd: hold the event loop open until its exit is seen, or a script
+              // whose last step is stop() ends with the promise unsettled.
+              const keepAlive = setInterval(() => undefined, 60_000)
               await running.exited
               clearTimeout(timer)
+              clearInterval(keepAlive)
               unregister()
               await cleanupPartial()
             })()
