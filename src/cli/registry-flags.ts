@@ -52,6 +52,29 @@ export const registryFlags = {
   }),
 }
 
+/** The tag-list disk cache (scan and vector). */
+export const cacheFlags = {
+  'cache-ttl': Flags.string({
+    description: 'How long tag lists are cached on disk.',
+    default: '15m',
+    helpGroup: 'REGISTRY',
+  }),
+  'no-cache': Flags.boolean({
+    description: 'Do not read or write the tag-list cache.',
+    helpGroup: 'REGISTRY',
+  }),
+}
+
+/** The cache TTL the flags ask for, in ms; 0 with --no-cache. Exit code 2 on a bad duration. */
+export function cacheTtlMs(flags: { 'cache-ttl': string; 'no-cache'?: boolean }): number {
+  if (flags['no-cache']) return 0
+  try {
+    return parseDuration(flags['cache-ttl'], 'cache-ttl')
+  } catch (error) {
+    throw new UserError((error as Error).message, { exitCode: 2 })
+  }
+}
+
 export interface RegistryFlagValues {
   exclude?: string[]
   'no-default-excludes'?: boolean

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
-import { BaseCommand, parseDuration } from '../cli/base.ts'
+import { BaseCommand } from '../cli/base.ts'
 import { clusterFlags } from '../cli/cluster-flags.ts'
-import { registryFlags } from '../cli/registry-flags.ts'
+import { cacheFlags, cacheTtlMs, registryFlags } from '../cli/registry-flags.ts'
 import { FAIL_ON, SCAN_STATUSES } from '../scan/statuses.ts'
 import { UserError } from '../util/errors.ts'
 
@@ -66,15 +66,7 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
       options: Object.keys(FAIL_ON),
       multiple: true,
     }),
-    'cache-ttl': Flags.string({
-      description: 'How long tag lists are cached on disk.',
-      default: '15m',
-      helpGroup: 'REGISTRY',
-    }),
-    'no-cache': Flags.boolean({
-      description: 'Do not read or write the tag-list cache.',
-      helpGroup: 'REGISTRY',
-    }),
+    ...cacheFlags,
     ...registryFlags,
   }
 
@@ -85,12 +77,7 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
         exitCode: 2,
       })
     }
-    let cacheTtlMs: number
-    try {
-      cacheTtlMs = flags['no-cache'] ? 0 : parseDuration(flags['cache-ttl'], 'cache-ttl')
-    } catch (error) {
-      throw new UserError((error as Error).message, { exitCode: 2 })
-    }
+    const cacheTtl = cacheTtlMs(flags)
     const [{ collectScan }, { failingRows }, { renderScan, scanNotes, filterRows }, output] =
       await Promise.all([
         import('../scan/run.ts'),
@@ -101,7 +88,7 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
     const progress = process.stderr.isTTY ? new Progress(process.stderr) : undefined
     const { report } = await collectScan({
       ...flags,
-      cacheTtlMs,
+      cacheTtlMs: cacheTtl,
       version: this.config.version,
       apiVersion: output.API_VERSION,
       ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
-import { BaseCommand, parseDuration } from '../cli/base.ts'
+import { BaseCommand } from '../cli/base.ts'
 import { clusterFlags } from '../cli/cluster-flags.ts'
-import { registryFlags } from '../cli/registry-flags.ts'
+import { cacheFlags, cacheTtlMs, registryFlags } from '../cli/registry-flags.ts'
 import { UserError } from '../util/errors.ts'
 
 // -f reads manifests in scan; here the file argument is the vector and the cluster is always a kube context.
@@ -85,26 +85,13 @@ Exit codes: 0 done, 1 the vector, an overwrite or the cluster could not be read,
     }),
     'no-headers': Flags.boolean({ description: 'Omit the table header.' }),
     ...kubeFlags,
-    'cache-ttl': Flags.string({
-      description: 'How long tag lists are cached on disk.',
-      default: '15m',
-      helpGroup: 'REGISTRY',
-    }),
-    'no-cache': Flags.boolean({
-      description: 'Do not read or write the tag-list cache.',
-      helpGroup: 'REGISTRY',
-    }),
+    ...cacheFlags,
     ...registryFlags,
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Vector)
-    let cacheTtlMs: number
-    try {
-      cacheTtlMs = flags['no-cache'] ? 0 : parseDuration(flags['cache-ttl'], 'cache-ttl')
-    } catch (error) {
-      throw new UserError((error as Error).message, { exitCode: 2 })
-    }
+    const cacheTtl = cacheTtlMs(flags)
     const [{ collectVector, vectorFailures }, { VectorReadError }, render, output] = await Promise.all([
       import('../vector/run.ts'),
       import('../vector/read.ts'),
@@ -116,7 +103,7 @@ Exit codes: 0 done, 1 the vector, an overwrite or the cluster could not be read,
       outcome = await collectVector({
         ...flags,
         file: args.file,
-        cacheTtlMs,
+        cacheTtlMs: cacheTtl,
         version: this.config.version,
         apiVersion: output.API_VERSION,
       })
