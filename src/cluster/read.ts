@@ -23,6 +23,12 @@ export interface ReadClusterOptions {
   /** Requests in flight. Default 8. */
   concurrency?: number
   signal?: AbortSignal
+  /**
+   * Called as each page arrives with the rows of the objects on it that have no owner (a Deployment, a
+   * bare Pod...), before pods are folded in: those rows are final but for runningDigests and pods, so a
+   * caller can start work on their images (the scan prefetches tag lists) while the rest is read.
+   */
+  onImages?: (images: ContainerImage[]) => void
 }
 
 interface ListQuery {
@@ -32,16 +38,16 @@ interface ListQuery {
   _continue?: string
 }
 
+/** A list as the API server sends it, but its items (plain JSON, not client-node's model: `continue`). */
 interface ListPage {
-  metadata?: { _continue?: string }
-  items: unknown[]
+  metadata?: { continue?: unknown }
 }
 
 interface KindInfo {
   kind: string
   apiVersion: string
   resource: string
-  list(s: ApiSession, q: ListQuery, o: ConfigurationOptions): Promise<ListPage>
+  list(s: ApiSession, q: ListQuery, o: ConfigurationOptions): Promise<unknown>
 }
 
 /** The kinds read, Pods first (needed in every case, so the first lone request is a useful one). */
@@ -223,6 +229,7 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
       const what = `list ${info.resource} ${where(ns)}`
       for (;;) {
         let page: ListPage
+        let pageRecs: Rec[]
         try {
           const q: ListQuery = {
             namespace: ns,
@@ -230,7 +237,15 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
             limit,
             _continue: cont,
           }
-          page = await s.call(what, (o) => info.list(s, q, o))
+          // Plain JSON, each item reduced to a small record as it is parsed: neither the page nor its
+          // objects outlive this call.
+          const recs: Rec[] = []
+          page = ((await s.json(
+            what,
+            (o) => info.list(s, q, o),
+            (item) => recs.push(reduce(info, item)),
+          )) ?? {}) as ListPage
+          pageRecs = recs
         } catch (err) {
           // An expired continue token (410): list again in one piece, as client-go's pager does.
           if (err instanceof ApiStatus && err.code === 410 && cont && !restarted) {
@@ -242,8 +257,13 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
           }
           throw err
         }
-        for (const item of page.items) out.push(reduce(info, item))
-        cont = page.metadata?._continue || undefined
+        for (const r of pageRecs) out.push(r)
+        if (opts.onImages) {
+          const rows = pageRecs.filter((r) => !r.ownerUid).flatMap((r) => r.rows)
+          if (rows.length) opts.onImages(rows)
+        }
+        const next = page.metadata?.continue
+        cont = typeof next === 'string' && next ? next : undefined
         if (!cont) return out
       }
     }

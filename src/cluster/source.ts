@@ -1,6 +1,6 @@
 // Where images come from: a kube context or rendered manifests. One path for scan, pin and vector.
 import { UserError } from '../util/errors.ts'
-import type { ImageInventory, ReadWarning } from './types.ts'
+import type { ContainerImage, ImageInventory, ReadWarning } from './types.ts'
 
 /** The flags that choose and narrow the source (kubectl's names). */
 export interface SourceRequest {
@@ -21,10 +21,14 @@ export type SecretReader = (
   serviceAccountName?: string,
 ) => Promise<{ configs: unknown[]; warnings: ReadWarning[] }>
 
-/** Reads the inventory, and (for a cluster) returns a reader for pull secrets. */
+/**
+ * Reads the inventory, and (for a cluster) returns a reader for pull secrets. `onImages` sees rows early as
+ * the cluster is read (see ReadClusterOptions); every row is in the inventory returned either way.
+ */
 export async function readInventory(
   request: SourceRequest,
   env: NodeJS.ProcessEnv,
+  onImages?: (images: ContainerImage[]) => void,
 ): Promise<{ inventory: ImageInventory; readSecrets?: SecretReader }> {
   if (request.filename?.length) {
     const { readManifests } = await import('./manifests.ts')
@@ -49,6 +53,7 @@ export async function readInventory(
     namespace: request.namespace ?? loaded.namespace,
     allNamespaces: Boolean(request['all-namespaces']),
     ...(request.selector ? { selector: request.selector } : {}),
+    ...(onImages ? { onImages } : {}),
   })
   inventory.context = loaded.context
   // Every kind refused: an empty report would look like a clean cluster, so say what happened instead.

@@ -9,7 +9,7 @@ import { TagLookup } from '../latest/lookup.ts'
 import { parseImageReference } from '../reference/index.ts'
 import type { RegistryClient } from '../registry/client.ts'
 import type { PolicyRequest } from './policy.ts'
-import { type ScanReport, scanImages } from './scan.ts'
+import { type ScanReport, scanImages, tagPrefetcher } from './scan.ts'
 
 export interface ScanRequest extends RegistryFlagValues, SourceRequest, PolicyRequest {
   'use-pull-secrets'?: boolean
@@ -36,13 +36,8 @@ export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
   // Everything the user typed is checked before anything is read.
   const resolvePolicy = await makePolicyResolver(request, env)
 
-  const { inventory, readSecrets } = await readInventory(request, env)
   const setup = await setupRegistry(request, request.version)
   try {
-    const warnings: ReadWarning[] = []
-    if (request['use-pull-secrets'] && readSecrets) {
-      warnings.push(...(await applyPullSecrets(inventory.images, setup.client, readSecrets)))
-    }
     const cache = new TagCache({ ttlMs: request.cacheTtlMs, env })
     const lookup = new TagLookup({
       client: setup.client,
@@ -50,6 +45,16 @@ export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
       signal: setup.signal,
       ...(request.cacheTtlMs > 0 ? { store: cache } : {}),
     })
+    // Tag lists are fetched as soon as a page of workloads names their repositories, overlapping the rest of
+    // the cluster read (owned pods only add digests to those rows). Not with pull secrets: those
+    // credentials must be in place before a repository is read, and are known only after the whole read.
+    const usePullSecrets = Boolean(request['use-pull-secrets'])
+    const prefetch = usePullSecrets ? undefined : tagPrefetcher({ lookup, resolvePolicy })
+    const { inventory, readSecrets } = await readInventory(request, env, prefetch)
+    const warnings: ReadWarning[] = []
+    if (usePullSecrets && readSecrets) {
+      warnings.push(...(await applyPullSecrets(inventory.images, setup.client, readSecrets)))
+    }
     const report = await scanImages(
       { ...inventory, warnings: [...inventory.warnings, ...warnings] },
       {

@@ -214,7 +214,45 @@ function policyWarnings(prepared: Prepared[]): ReadWarning[] {
   return [...seen.values()]
 }
 
-function prepare(usage: ContainerImage, options: ScanOptions): Prepared {
+/**
+ * Returns a function that starts the tag-list lookups of the repositories of images as they become known
+ * (while the rest of the inventory is still being read), through the same preparation as scanImages: an
+ * image that does not parse, whose policy is invalid, or that its policy skips fetches nothing. scanImages
+ * later awaits the same memoised lookups; failures are left for it to report.
+ */
+export function tagPrefetcher(
+  options: Pick<ScanOptions, 'lookup' | 'resolvePolicy'>,
+): (images: readonly ContainerImage[]) => void {
+  const seen = new Set<string>()
+  // Images already prefetched: most rows share them, and preparing a row (parse, policy) is not free.
+  const done = new Set<string>()
+  const { lookup } = options
+  let queue: Promise<void> = Promise.resolve()
+  return (images) => {
+    const batch: RepositoryRef[] = []
+    for (const usage of images) {
+      if (done.has(usage.image)) continue
+      const item = prepare(usage, options)
+      if (!item.key || !item.ref) continue
+      done.add(usage.image)
+      const repo = { domain: item.ref.domain, path: item.ref.path }
+      const key = `${repo.domain}/${repo.path}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      batch.push(repo)
+    }
+    if (batch.length === 0) return
+    // In order, so one token request can cover a batch's repositories.
+    queue = queue
+      .then(() => lookup.options.client.expect(batch))
+      .catch(() => undefined)
+      .then(() => {
+        for (const repo of batch) lookup.tags(repo).catch(() => undefined)
+      })
+  }
+}
+
+function prepare(usage: ContainerImage, options: Pick<ScanOptions, 'resolvePolicy'>): Prepared {
   let ref: ImageReference
   try {
     ref = parseImageReference(usage.image.trim())

@@ -208,6 +208,26 @@ describe('readCluster', () => {
     assert.ok(lists.every((r) => r.namespace === ''))
   })
 
+  test('onImages: each page’s unowned objects as they arrive, before pods are folded in', async () => {
+    const seen: ContainerImage[] = []
+    const inv = await readCluster(await alice(), {
+      allNamespaces: true,
+      pageSize: 3,
+      onImages: (images) => seen.push(...images),
+    })
+    const key = (r: ContainerImage) =>
+      `${r.workload.namespace}/${r.workload.kind}/${r.workload.name} ${r.containerKind}:${r.container}`
+    // Every row of the inventory whose workload has no owner was announced early (the rows of objects owned
+    // by a listed controller never are); owned objects reported as themselves are not.
+    const announced = new Set(seen.map(key))
+    for (const row of inv.images.filter((r) => r.workload.kind !== 'Pod' || r.workload.name === 'debug'))
+      if (!['Job', 'ReplicaSet'].includes(row.workload.kind) && row.containerKind !== 'ephemeral')
+        assert.ok(announced.has(key(row)), key(row))
+    assert.ok(announced.has('shop/Deployment/web container:nginx'))
+    assert.ok(!seen.some((r) => r.workload.kind === 'ReplicaSet' && r.workload.namespace === 'shop'))
+    assert.ok(!seen.some((r) => r.workload.kind === 'Pod' && r.workload.name.startsWith('web-')))
+  })
+
   test('-n: one namespace; the context namespace is the default', async () => {
     const shop = await readCluster(await alice(), { namespace: 'tools' })
     assert.ok(shop.images.every((r) => r.workload.namespace === 'tools'))

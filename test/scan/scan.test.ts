@@ -4,7 +4,7 @@ import type { ContainerImage } from '../../src/cluster/types.ts'
 import { TagLookup } from '../../src/latest/lookup.ts'
 import { RegistryClient } from '../../src/registry/client.ts'
 import { TagExclusions } from '../../src/registry/exclude.ts'
-import { failingRows, type PolicyDecision, scanImages } from '../../src/scan/scan.ts'
+import { failingRows, type PolicyDecision, scanImages, tagPrefetcher } from '../../src/scan/scan.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
 function usage(name: string, image: string, extra: Partial<ContainerImage> = {}): ContainerImage {
@@ -140,5 +140,36 @@ describe('scanImages against a real registry', () => {
       failingRows(report, ['any']).some((row) => row.name === 'pin-ok'),
       'a moved pin fails --fail-on any',
     )
+  })
+  test('tagPrefetcher: each repository fetched once ahead of the scan; skipped and bad images not at all', async () => {
+    const r = registry.host
+    const client = new RegistryClient({
+      access: async () => ({ insecure: true, skipTlsVerify: false, source: 'test' }),
+      http: { retries: 0 },
+    })
+    const lookup = new TagLookup({ client, exclusions: new TagExclusions() })
+    const resolvePolicy = (u: ContainerImage): PolicyDecision => ({
+      expr: 'auto',
+      source: 'default',
+      excludes: [],
+      skip: u.workload.name === 'skipped',
+    })
+    const prefetch = tagPrefetcher({ lookup, resolvePolicy })
+    const images = [
+      usage('web', `${r}/lib/nginx:1.25.3`),
+      usage('skipped', `${r}/team/pinned:1.0.0`),
+      usage('bad', 'Not//An:Image'),
+    ]
+    prefetch(images.slice(0, 2))
+    prefetch([usage('web2', `${r}/lib/nginx:1.27.3`), ...images.slice(2)])
+    // The lookup is memoised: awaiting it waits for the prefetched request instead of sending another.
+    assert.equal((await lookup.tags({ domain: r, path: 'lib/nginx' })).length, 6)
+    const report = await scanImages(
+      { source: 'cluster', images, warnings: [] },
+      { lookup, resolvePolicy, apiVersion: 'kubectl-images.io/v1alpha1' },
+    )
+    await client.close()
+    assert.equal(report.items.find((row) => row.name === 'web')?.status, 'minor')
+    assert.equal(client.stats.tagListRequests, 1, 'nginx once; the skipped repository never')
   })
 })
