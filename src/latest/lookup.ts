@@ -63,3 +63,23 @@ export class TagLookup {
     return tags
   }
 }
+
+/**
+ * A lookup over the registry client with the tag-list disk cache when `cacheTtlMs` > 0 (scan and vector).
+ * `cacheWarning()` says, once the work is done, whether the cache could not be written.
+ */
+export async function cachedTagLookup(
+  setup: Pick<TagLookupOptions, 'client' | 'exclusions' | 'signal'>,
+  cacheTtlMs: number,
+  env: NodeJS.ProcessEnv,
+): Promise<{ lookup: TagLookup; cacheWarning: () => string | undefined }> {
+  const { TagCache } = await import('../registry/cache.ts')
+  const cache = new TagCache({ ttlMs: cacheTtlMs, env })
+  const lookup = new TagLookup({
+    client: setup.client,
+    exclusions: setup.exclusions,
+    ...(setup.signal ? { signal: setup.signal } : {}),
+    ...(cacheTtlMs > 0 ? { store: cache } : {}),
+  })
+  return { lookup, cacheWarning: () => cache.warning }
+}

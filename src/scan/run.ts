@@ -5,7 +5,7 @@ import type { RegistryFlagValues } from '../cli/registry-flags.ts'
 import { setupRegistry } from '../cli/registry-flags.ts'
 import { readInventory, type SecretReader, type SourceRequest } from '../cluster/source.ts'
 import type { ContainerImage, ReadWarning } from '../cluster/types.ts'
-import { TagLookup } from '../latest/lookup.ts'
+import { cachedTagLookup } from '../latest/lookup.ts'
 import { parseImageReference } from '../reference/index.ts'
 import type { RegistryClient } from '../registry/client.ts'
 import type { PolicyRequest } from './policy.ts'
@@ -29,22 +29,13 @@ export interface ScanOutcome {
 
 export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
   const env = request.env ?? process.env
-  const [{ makePolicyResolver }, { TagCache }] = await Promise.all([
-    import('./policy.ts'),
-    import('../registry/cache.ts'),
-  ])
+  const { makePolicyResolver } = await import('./policy.ts')
   // Everything the user typed is checked before anything is read.
   const resolvePolicy = await makePolicyResolver(request, env)
 
   const setup = await setupRegistry(request, request.version)
   try {
-    const cache = new TagCache({ ttlMs: request.cacheTtlMs, env })
-    const lookup = new TagLookup({
-      client: setup.client,
-      exclusions: setup.exclusions,
-      signal: setup.signal,
-      ...(request.cacheTtlMs > 0 ? { store: cache } : {}),
-    })
+    const { lookup, cacheWarning } = await cachedTagLookup(setup, request.cacheTtlMs, env)
     // Tag lists are fetched as soon as a page of workloads names their repositories, overlapping the rest of
     // the cluster read (owned pods only add digests to those rows). Not with pull secrets: those
     // credentials must be in place before a repository is read, and are known only after the whole read.
@@ -65,7 +56,8 @@ export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
         ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       },
     )
-    if (cache.warning) report.warnings.push({ message: cache.warning })
+    const warning = cacheWarning()
+    if (warning) report.warnings.push({ message: warning })
     return {
       report,
       stats: {

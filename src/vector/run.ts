@@ -290,10 +290,9 @@ async function runRegistryCheck(
   env: NodeJS.ProcessEnv,
   warnings: VectorWarning[],
 ): Promise<NonNullable<VectorReport['summary']['registry']>> {
-  const [{ setupRegistry }, { TagLookup }, { TagCache }, { checkRegistry }] = await Promise.all([
+  const [{ setupRegistry }, { cachedTagLookup }, { checkRegistry }] = await Promise.all([
     import('../cli/registry-flags.ts'),
     import('../latest/lookup.ts'),
-    import('../registry/cache.ts'),
     import('./check.ts'),
   ])
   // The vector's caBundle (Gardener #15150) is trusted beside the system roots unless --ca-file is given.
@@ -304,13 +303,7 @@ async function runRegistryCheck(
       request.version,
     )
     try {
-      const cache = new TagCache({ ttlMs: request.cacheTtlMs, env })
-      const lookup = new TagLookup({
-        client: setup.client,
-        exclusions: setup.exclusions,
-        signal: setup.signal,
-        ...(request.cacheTtlMs > 0 ? { store: cache } : {}),
-      })
+      const { lookup, cacheWarning } = await cachedTagLookup(setup, request.cacheTtlMs, env)
       const checks = await checkRegistry(items, {
         lookup,
         ...(request.policy !== undefined ? { policy: request.policy } : {}),
@@ -319,7 +312,8 @@ async function runRegistryCheck(
         const check = checks.get(item.name)
         if (check) item.registry = check
       }
-      if (cache.warning) warnings.push({ message: cache.warning })
+      const warning = cacheWarning()
+      if (warning) warnings.push({ message: warning })
     } finally {
       await setup.client.close()
     }
