@@ -5,22 +5,17 @@
 // bearer-token and client-certificate authentication, and RBAC-like denials with the real Status bodies.
 // Certificates are generated per start with openssl (CA + server cert with SAN IP:127.0.0.1/DNS:localhost, and a
 // separate client CA). Its fidelity is checked by the real kubectl in test/cluster/kube-api-fidelity.test.ts.
-import { execFile } from 'node:child_process'
-import { generateKeyPair, type KeyObject, X509Certificate } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:https'
-import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
-import { promisify } from 'node:util'
+import { CertFactory, subjectPart } from './certs.ts'
 import type { KubeObject } from './kube-fixtures.ts'
 
 export type { KubeObject } from './kube-fixtures.ts'
 
 import { closeServer, listen, makeTempDir } from './lifecycle.ts'
-
-const run = promisify(execFile)
-const genKeyPair = promisify(generateKeyPair)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public types
@@ -1065,74 +1060,6 @@ const EXPIRED_CONTINUE =
 // ---------------------------------------------------------------------------------------------------------------
 // Certificates
 
-const OPENSSL_CONFIG = `[ req ]
-distinguished_name = dn
-prompt = no
-[ dn ]
-CN = unused
-[ ca_ext ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-[ server_ext ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-authorityKeyIdentifier = keyid
-[ client_ext ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`
-
-async function newKey(): Promise<string> {
-  const { privateKey } = await genKeyPair('ec', { namedCurve: 'P-256' })
-  return (privateKey as KeyObject).export({ type: 'pkcs8', format: 'pem' }).toString()
-}
-
-function subjectPart(s: string): string {
-  return s.replace(/[/\\+=,]/g, (c) => `\\${c}`)
-}
-
-class CertFactory {
-  private seq = 0
-  readonly dir: string
-  readonly days: number
-  constructor(dir: string, days: number) {
-    this.dir = dir
-    this.days = days
-  }
-
-  /** Issues a certificate; signed by `ca` when given, else self-signed CA. */
-  async issue(
-    subject: string,
-    ext: 'ca_ext' | 'server_ext' | 'client_ext',
-    ca?: { certFile: string; keyFile: string },
-  ): Promise<{ certPem: string; keyPem: string; certFile: string; keyFile: string }> {
-    const id = this.seq++
-    const keyPem = await newKey()
-    const keyFile = join(this.dir, `${id}.key`)
-    const certFile = join(this.dir, `${id}.crt`)
-    await writeFile(keyFile, keyPem, { mode: 0o600 })
-    const args = [
-      'req',
-      '-x509',
-      '-config',
-      join(this.dir, 'openssl.cnf'),
-      '-extensions',
-      ext,
-      '-key',
-      keyFile,
-    ]
-    if (ca) args.push('-CA', ca.certFile, '-CAkey', ca.keyFile)
-    args.push('-subj', subject, '-days', String(this.days), '-out', certFile)
-    await run('openssl', args, { timeout: 10_000 })
-    return { certPem: await readFile(certFile, 'utf8'), keyPem, certFile, keyFile }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // The server
 
@@ -1291,8 +1218,7 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
   const tmp = await makeTempDir('kube-api')
   let server: Server | undefined
   try {
-    await writeFile(join(tmp.path, 'openssl.cnf'), OPENSSL_CONFIG)
-    const certs = new CertFactory(tmp.path, opts.certDays ?? 10)
+    const certs = await CertFactory.create(tmp.path, opts.certDays ?? 10)
     const [ca, clientCa] = await Promise.all([
       certs.issue('/CN=kube-test-ca', 'ca_ext'),
       certs.issue('/CN=kube-test-client-ca', 'ca_ext'),

@@ -133,7 +133,8 @@ export interface FaultProxyOptions {
   preserveHost?: boolean
 }
 
-const HOP_BY_HOP = new Set([
+/** Headers that belong to one connection and are not forwarded (RFC 9110 §7.6.1). */
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',

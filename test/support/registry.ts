@@ -2,8 +2,8 @@
 // With `tls: true` it serves HTTPS with a certificate from a CA generated per run (openssl); pushes then go through
 // a loopback HTTP bridge that trusts that CA, so the push helpers in images.ts need no TLS settings of their own.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { generateKeyPair, type KeyObject, randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import {
   createServer,
   type IncomingMessage,
@@ -15,6 +15,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici'
+import { CertFactory } from './certs.ts'
 import {
   type ImageRef,
   type PushImageOptions,
@@ -24,6 +25,7 @@ import {
   pushTags,
 } from './images.ts'
 import { closeServer, hostPort, listen, makeTempDir, onExit, pickFreePort, sleep } from './lifecycle.ts'
+import { HOP_BY_HOP } from './proxy.ts'
 import { startTokenServer, type TokenAclRequest, type TokenServer } from './token-server.ts'
 
 const run = promisify(execFile)
@@ -210,26 +212,6 @@ function killHard(running: Running, pid: number | undefined): void {
   }
 }
 
-const OPENSSL_CONFIG = `[ req ]
-distinguished_name = dn
-prompt = no
-[ dn ]
-CN = unused
-[ ca_ext ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-[ server_ext ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`
-
-const genKeyPair = promisify(generateKeyPair)
-
 interface TlsFiles {
   caPath: string
   caPem: string
@@ -239,66 +221,11 @@ interface TlsFiles {
 
 /** A CA and a server certificate for 127.0.0.1/localhost signed by it (P-256 keys, valid 2 days). */
 async function makeTlsFiles(dir: string): Promise<TlsFiles> {
-  const cnf = join(dir, 'tls-openssl.cnf')
-  await writeFile(cnf, OPENSSL_CONFIG)
-  const newKey = async (path: string) => {
-    const { privateKey } = await genKeyPair('ec', { namedCurve: 'P-256' })
-    await writeFile(path, (privateKey as KeyObject).export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
-  }
-  const caKey = join(dir, 'tls-ca.key')
-  const caPath = join(dir, 'tls-ca.pem')
-  const keyPath = join(dir, 'tls-server.key')
-  const certPath = join(dir, 'tls-server.pem')
-  await Promise.all([newKey(caKey), newKey(keyPath)])
-  const req = ['req', '-x509', '-config', cnf, '-days', '2']
-  await run(
-    'openssl',
-    [
-      ...req,
-      '-extensions',
-      'ca_ext',
-      '-key',
-      caKey,
-      '-subj',
-      '/CN=kubectl-images test registry CA',
-      '-out',
-      caPath,
-    ],
-    { timeout: 10_000 },
-  )
-  await run(
-    'openssl',
-    [
-      ...req,
-      '-extensions',
-      'server_ext',
-      '-key',
-      keyPath,
-      '-CA',
-      caPath,
-      '-CAkey',
-      caKey,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-out',
-      certPath,
-    ],
-    { timeout: 10_000 },
-  )
-  return { caPath, caPem: await readFile(caPath, 'utf8'), certPath, keyPath }
+  const certs = await CertFactory.create(dir, 2)
+  const ca = await certs.issue('/CN=kubectl-images test registry CA', 'ca_ext')
+  const server = await certs.issue('/CN=127.0.0.1', 'server_ext', ca)
+  return { caPath: ca.certFile, caPem: ca.certPem, certPath: server.certFile, keyPath: server.keyFile }
 }
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-])
 
 interface Bridge {
   url: string
