@@ -3,22 +3,12 @@
 // deployment, container) and omit a key we do not know, because in kluctl a missing key is the wildcard and
 // `""` matches only an empty value.
 import { readFile } from 'node:fs/promises'
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  stringify,
-  type YAMLMap,
-} from 'yaml'
+import { isMap, isScalar, isSeq, type Node, stringify, type YAMLMap } from 'yaml'
 import { compileGoRegex } from '../policy/goregex.ts'
 import { compareLoose } from '../policy/looseversion.ts'
 import { InvalidReferenceError, parseImageReference } from '../reference/index.ts'
 import { ExitCode, UserError } from '../util/errors.ts'
+import { YamlFile } from '../util/yaml-file.ts'
 
 /** One fixed image as written: `image` (a repository as get_image receives it) pinned to `resultImage`. */
 export interface FixedImage {
@@ -139,26 +129,11 @@ function describe(node: Node | null): string {
  * messages name it. Throws UserError `file:line: images[3].deployment: problem`.
  */
 export function parseFixedImages(text: string, file: string): FixedImageRule[] {
-  const lines = new LineCounter()
-  const doc: Document.Parsed = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-  })
-  const first = doc.errors[0]
-  if (first !== undefined) {
-    const { line, col } = lines.linePos(first.pos[0])
-    throw new UserError(`${file}:${line}:${col}: invalid YAML: ${first.message.split('\n')[0]}`)
-  }
-  const lineOf = (node: Node | null | undefined, fallback = 1): number => {
-    const offset = node?.range?.[0]
-    return offset === undefined ? fallback : lines.linePos(offset).line
-  }
+  const yaml = YamlFile.parse(text, file)
+  const doc = yaml.doc
   const fail = (node: Node | null | undefined, path: string, message: string): UserError =>
-    new UserError(`${file}:${lineOf(node)}: ${path ? `${path}: ` : ''}${message}`)
-  const deref = (node: unknown): Node | null =>
-    isAlias(node) ? ((node.resolve(doc) as Node | undefined) ?? null) : ((node as Node | null) ?? null)
-
+    yaml.fail(node, path, message)
+  const deref = (node: unknown): Node | null => yaml.deref(node)
   const root = deref(doc.contents)
   if (root === null || (isScalar(root) && root.value === null)) return []
   if (!isMap(root)) throw fail(root, '', `expected a mapping with an images list, got ${describe(root)}`)
@@ -179,7 +154,7 @@ export function parseFixedImages(text: string, file: string): FixedImageRule[] {
     const item = deref(raw)
     if (!isMap(item))
       throw fail(item ?? list, path, `expected a mapping with image and resultImage, got ${describe(item)}`)
-    return readEntry(item as YAMLMap, path, `${file}:${lineOf(item)} ${path}`, { fail, deref })
+    return readEntry(item as YAMLMap, path, `${file}:${yaml.line(item)} ${path}`, { fail, deref })
   })
 }
 

@@ -3,20 +3,11 @@
 import { readFile } from 'node:fs/promises'
 import { homedir as osHomedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  type YAMLMap,
-} from 'yaml'
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml'
 import { compileGoRegex } from '../policy/goregex.ts'
 import { PolicySyntaxError, parsePolicy } from '../policy/index.ts'
 import { ExitCode, UserError } from '../util/errors.ts'
+import { YamlFile } from '../util/yaml-file.ts'
 import {
   BUILTIN_RULES,
   imageMatcher,
@@ -94,30 +85,22 @@ export async function loadScanConfig(opts: LoadScanConfigOptions = {}): Promise<
 // --- validation ---
 
 class Checker {
-  private readonly file: string
-  private readonly doc: Document.Parsed
-  private readonly lines: LineCounter
+  private readonly yaml: YamlFile
 
-  constructor(file: string, doc: Document.Parsed, lines: LineCounter) {
-    this.file = file
-    this.doc = doc
-    this.lines = lines
+  constructor(yaml: YamlFile) {
+    this.yaml = yaml
   }
 
   line(node: Node | null | undefined, fallback = 1): number {
-    const offset = node?.range?.[0]
-    return offset === undefined ? fallback : this.lines.linePos(offset).line
+    return this.yaml.line(node, fallback)
   }
 
   fail(node: Node | null | undefined, path: string, message: string, fallbackLine?: number): UserError {
-    const where = path === '' ? '' : `${path}: `
-    return new UserError(`${this.file}:${this.line(node, fallbackLine)}: ${where}${message}`)
+    return this.yaml.fail(node, path, message, fallbackLine)
   }
 
-  /** Follows `*anchor` references; the line stays the alias's. */
   deref(node: unknown): Node | null {
-    if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null
-    return (node as Node | null) ?? null
+    return this.yaml.deref(node)
   }
 
   /** The map's entries by key; unknown and non-string keys are errors. */
@@ -180,14 +163,9 @@ const RULE_KEYS = ['image', 'imageRegex', 'policy', 'exclude', 'skip'] as const
 
 /** Parses and validates config text; `file` is how messages name it. Throws UserError. */
 export function parseScanConfig(text: string, file: string): ScanConfig {
-  const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
-  const first = doc.errors[0]
-  if (first !== undefined) {
-    const { line, col } = lines.linePos(first.pos[0])
-    throw new UserError(`${file}:${line}:${col}: invalid YAML: ${first.message.split('\n')[0]}`)
-  }
-  const c = new Checker(file, doc, lines)
+  const yaml = YamlFile.parse(text, file)
+  const doc = yaml.doc
+  const c = new Checker(yaml)
   const root = c.deref(doc.contents)
   // A file of comments only (or nothing) is an empty config.
   if (root === null || (isScalar(root) && root.value === null)) return EMPTY(file)
