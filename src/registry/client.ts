@@ -85,8 +85,6 @@ interface RegistryState {
   challenge?: AuthChallenge
   tokens: Map<string, CachedToken>
   pendingTokens: Map<string, Promise<CachedToken>>
-  /** Scopes the caller said it will need, asked for together in one token request. */
-  expectedScopes: Set<string>
   /** Credentials for single repositories (pull secrets), overriding the registry's own. */
   scopeAccess: Map<string, ScopedCredentials>
 }
@@ -118,6 +116,8 @@ export class RegistryClient {
   private readonly maxPages: number
   private readonly registries = new Map<string, Promise<RegistryState>>()
   private readonly tagLists = new Map<string, Promise<string[]>>()
+  /** Per reference domain, the scopes callers said they will need, asked for together in one token request. */
+  private readonly expectedScopes = new Map<string, Set<string>>()
 
   constructor(options: RegistryClientOptions) {
     this.http = new HttpTransport(options.http)
@@ -127,9 +127,14 @@ export class RegistryClient {
 
   /** Says which repositories will be read, so one token request can cover several of them. */
   async expect(repositories: readonly RepositoryRef[]): Promise<void> {
+    // Only remembered: a run whose tag lists all come from the cache must not contact the registry.
     for (const repo of repositories) {
-      const state = await this.registry(repo.domain)
-      state.expectedScopes.add(pullScope(repo.path))
+      let scopes = this.expectedScopes.get(repo.domain)
+      if (!scopes) {
+        scopes = new Set()
+        this.expectedScopes.set(repo.domain, scopes)
+      }
+      scopes.add(pullScope(repo.path))
     }
   }
 
@@ -214,7 +219,6 @@ export class RegistryClient {
           tls: { skipTlsVerify: access.skipTlsVerify, ...(access.caFile ? { caFile: access.caFile } : {}) },
           tokens: new Map(),
           pendingTokens: new Map(),
-          expectedScopes: new Set(),
           scopeAccess: new Map(),
         }
         await this.ping(created)
@@ -386,7 +390,7 @@ export class RegistryClient {
   /** The scope needed now plus expected scopes that have no valid token yet. */
   private batchScopes(state: RegistryState, scope: string): string[] {
     const scopes = [scope]
-    for (const s of state.expectedScopes) {
+    for (const s of this.expectedScopes.get(state.domain) ?? []) {
       if (scopes.length >= MAX_SCOPES_PER_TOKEN) break
       if (s === scope || state.pendingTokens.has(s) || state.scopeAccess.has(s)) continue
       const cached = state.tokens.get(s)
