@@ -15,6 +15,7 @@ import type {
 import type { Dispatcher } from 'undici'
 import { UserError } from '../util/errors.ts'
 import { Semaphore, sleep } from '../util/limit.ts'
+import { type FieldPick, parseList } from './json-pick.ts'
 
 /** An HTTP error status from the API server, with the Status object's reason and message. */
 export class ApiStatus extends Error {
@@ -50,16 +51,17 @@ export interface ApiSession {
   /** Runs one API request (`o` goes to the client-node call): limited, the first one alone, errors mapped. */
   call<T>(what: string, fn: (o: ConfigurationOptions) => Promise<T>): Promise<T>
   /**
-   * Like `call`, but a 2xx body is parsed as plain JSON and returned instead of client-node's typed model
-   * (whose deserialisation of a page of Pods costs far more time and memory than the few fields we read).
-   * Errors are those of `call`. With `onItem`, the body is a list: each element of its `items` is parsed on
-   * its own and handed over, and the rest of the list is returned (see parseList).
+   * Like `call` for a list request, but the 2xx body is read from its bytes instead of into client-node's
+   * typed model (whose deserialisation of a page of Pods costs far more time and memory than the few fields
+   * we read): each element of its `items`, reduced to `itemPick`, goes to `onItem`, and the list's other
+   * members are returned (see json-pick.ts). Errors are those of `call`.
    */
-  json(
+  list(
     what: string,
     fn: (o: ConfigurationOptions) => Promise<unknown>,
-    onItem?: (item: unknown) => void,
-  ): Promise<unknown>
+    itemPick: FieldPick,
+    onItem: (item: unknown) => void,
+  ): Promise<Record<string, unknown>>
   /** Maps an ApiStatus (or anything) the caller does not tolerate to a UserError. */
   fatal(err: unknown, what: string): Error
   close(): Promise<void>
@@ -104,115 +106,44 @@ function asApiStatus(err: unknown): ApiStatus | undefined {
   return new ApiStatus(e.code, reason, message)
 }
 
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
-}
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++
-  return i
-}
-
-/** The index after the string that opens at `i`. */
-function skipString(text: string, i: number): number {
-  for (let j = i + 1; ; ) {
-    const q = text.indexOf('"', j)
-    if (q < 0) throw new SyntaxError('Unterminated string in JSON')
-    let slashes = 0
-    while (text.charCodeAt(q - 1 - slashes) === BACKSLASH) slashes++
-    if (slashes % 2 === 0) return q + 1
-    j = q + 1
-  }
-}
-
-/** The index after the JSON value that starts at `i` (not validated: JSON.parse of the slice does that). */
-function skipValue(text: string, i: number): number {
-  const c = text.charCodeAt(i)
-  if (c === QUOTE) return skipString(text, i)
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0
-    for (let j = i; j < text.length; ) {
-      const d = text.charCodeAt(j)
-      if (d === QUOTE) {
-        j = skipString(text, j)
-        continue
-      }
-      if (d === 0x7b || d === 0x5b) depth++
-      else if (d === 0x7d || d === 0x5d) {
-        depth--
-        if (depth === 0) return j + 1
-      }
-      j++
-    }
-    throw new SyntaxError('Unexpected end of JSON input')
-  }
-  let j = i
-  while (j < text.length) {
-    const d = text.charCodeAt(j)
-    if (d === 0x2c || d === 0x7d || d === 0x5d || isSpace(d)) break
-    j++
-  }
-  if (j === i) throw new SyntaxError(`Unexpected token in JSON at position ${i}`)
-  return j
-}
-
 /**
- * Parses a list object's JSON text with each element of its top-level `items` array parsed on its own and
- * handed to `onItem` (then dropped by the caller), and returns the other members (kind, metadata...).
- * Parsing a whole page at once builds every object of it before any can be dropped: the young generation's
- * collections during such a parse promote most of the page to the old generation, which is what made the
- * peak memory of a large read. Element by element, each item dies young.
+ * Buffers for response bodies, reused across requests: a list page is read into one, parsed, and the buffer
+ * goes back. Concatenating each page into a fresh buffer left a page-sized ArrayBuffer per request for the
+ * garbage collector, which (Bun's above all) lets such external memory pile up to the size of the whole read.
  */
-export function parseList(text: string, onItem: (item: unknown) => void): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  const expect = (i: number, c: number): number => {
-    if (text.charCodeAt(i) !== c) throw new SyntaxError(`Unexpected token in JSON at position ${i}`)
-    return i + 1
+class BufferPool {
+  private readonly free: Buffer[] = []
+
+  /** The largest free buffer if it holds `size` bytes, else a new one. */
+  acquire(size: number): Buffer {
+    let best = -1
+    for (let i = 0; i < this.free.length; i++)
+      if (best < 0 || this.free[i]!.length > this.free[best]!.length) best = i
+    if (best >= 0 && this.free[best]!.length >= size) return this.free.splice(best, 1)[0]!
+    return Buffer.allocUnsafe(Math.max(size, 64 * 1024))
   }
-  let i = expect(skipSpace(text, 0), 0x7b)
-  i = skipSpace(text, i)
-  if (text.charCodeAt(i) === 0x7d) i++
-  else {
-    for (;;) {
-      i = skipSpace(text, i)
-      const keyEnd = skipValue(text, expect(i, QUOTE) - 1)
-      const key = JSON.parse(text.slice(i, keyEnd)) as string
-      i = skipSpace(text, expect(skipSpace(text, keyEnd), 0x3a))
-      if (key === 'items' && text.charCodeAt(i) === 0x5b) {
-        i = skipSpace(text, i + 1)
-        if (text.charCodeAt(i) === 0x5d) i++
-        else {
-          for (;;) {
-            const end = skipValue(text, i)
-            onItem(JSON.parse(text.slice(i, end)))
-            i = skipSpace(text, end)
-            if (text.charCodeAt(i) === 0x2c) {
-              i = skipSpace(text, i + 1)
-              continue
-            }
-            i = expect(i, 0x5d)
-            break
-          }
-        }
-      } else {
-        const end = skipValue(text, i)
-        out[key] = JSON.parse(text.slice(i, end))
-        i = end
-      }
-      i = skipSpace(text, i)
-      if (text.charCodeAt(i) === 0x2c) {
-        i++
-        continue
-      }
-      i = expect(i, 0x7d)
-      break
+
+  /** Takes back a pooled buffer, or a view of one (what readBody returned). */
+  release(view: Buffer): void {
+    if (this.free.length < 8) this.free.push(Buffer.from(view.buffer, 0, view.buffer.byteLength))
+  }
+}
+
+/** The body's bytes in a pooled buffer (a view of its first bytes); give it back with `release`. */
+async function readBody(body: AsyncIterable<Buffer>, pool: BufferPool): Promise<Buffer> {
+  let buf = pool.acquire(0)
+  let length = 0
+  for await (const chunk of body) {
+    if (length + chunk.length > buf.length) {
+      const bigger = pool.acquire(Math.max(buf.length * 2, length + chunk.length))
+      buf.copy(bigger, 0, 0, length)
+      pool.release(buf)
+      buf = bigger
     }
+    chunk.copy(buf, length)
+    length += chunk.length
   }
-  if (skipSpace(text, i) !== text.length) throw new SyntaxError(`Unexpected token in JSON at position ${i}`)
-  return out
+  return buf.subarray(0, length)
 }
 
 export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Promise<ApiSession> {
@@ -224,10 +155,11 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   const retries = opts.retries ?? 2
   const backoffMs = opts.backoffMs ?? 250
   const sem = new Semaphore(opts.concurrency ?? 8)
+  const buffers = new BufferPool()
   let pool: Dispatcher | undefined
 
   /** `raw` takes a 2xx body (and returns what client-node gets instead); errors always reach client-node. */
-  async function send(req: RequestContext, raw?: (text: string) => string): Promise<ResponseContext> {
+  async function send(req: RequestContext, raw?: (body: Buffer) => string): Promise<ResponseContext> {
     // client-node hands every request a fresh Agent carrying the cluster's TLS settings and client
     // certificate; the first one serves the whole read so connections are reused and closed at the end.
     const offered = req.getDispatcher() as unknown as Dispatcher | undefined
@@ -244,7 +176,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           dispatcher: pool,
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         })
-        let text = await res.body.text()
+        const bytes = await readBody(res.body, buffers)
         const headers: Record<string, string> = {}
         for (const [k, v] of Object.entries(res.headers)) {
           if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
@@ -253,7 +185,12 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           await sleep(retryAfterMs(headers['retry-after'], 5_000) ?? backoffMs * 2 ** attempt, signal)
           continue
         }
-        if (raw && res.statusCode >= 200 && res.statusCode < 300) text = raw(text)
+        let text: string
+        try {
+          text = raw && res.statusCode >= 200 && res.statusCode < 300 ? raw(bytes) : bytes.toString('utf8')
+        } finally {
+          buffers.release(bytes)
+        }
         return new k8s.ResponseContext(res.statusCode, headers, {
           text: async () => text,
           binary: async () => Buffer.from(text),
@@ -401,20 +338,21 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
     return run()
   }
 
-  async function json(
+  async function list(
     what: string,
     fn: (o: ConfigurationOptions) => Promise<unknown>,
-    onItem?: (item: unknown) => void,
-  ): Promise<unknown> {
-    let parsed: unknown
-    const raw = (text: string): string => {
+    itemPick: FieldPick,
+    onItem: (item: unknown) => void,
+  ): Promise<Record<string, unknown>> {
+    let rest: Record<string, unknown> = {}
+    const raw = (body: Buffer): string => {
       // A SyntaxError here fails the call like client-node's own parse would ('did not answer JSON').
-      parsed = onItem ? parseList(text, onItem) : JSON.parse(text)
+      rest = parseList(body, onItem, itemPick)
       return '{}'
     }
     const own: ConfigurationOptions = { httpApi: k8s.wrapHttpLibrary({ send: (req) => send(req, raw) }) }
     await call(what, () => fn(own))
-    return parsed
+    return rest
   }
 
   let apis: Pick<ApiSession, 'apps' | 'batch' | 'core' | 'version'>
@@ -434,7 +372,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
     context,
     server,
     call,
-    json,
+    list,
     fatal,
     async close() {
       await pool?.close()

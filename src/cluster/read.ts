@@ -3,6 +3,7 @@
 // workload that owns them with the digests they run. 403/404 on a list become warnings; anything else fails.
 import type { ConfigurationOptions, KubeConfig } from '@kubernetes/client-node'
 import { type ApiSession, ApiStatus, openSession } from './api.ts'
+import type { FieldPick } from './json-pick.ts'
 import type { ContainerImage, ContainerKind, ImageInventory, ReadWarning, WorkloadRef } from './types.ts'
 import {
   annotationsOf,
@@ -10,6 +11,7 @@ import {
   containerImages,
   digestFromImageID,
   podSpecOf,
+  workloadPick,
 } from './workloads.ts'
 
 export interface ReadClusterOptions {
@@ -36,11 +38,6 @@ interface ListQuery {
   labelSelector?: string
   limit?: number
   _continue?: string
-}
-
-/** A list as the API server sends it, but its items (plain JSON, not client-node's model: `continue`). */
-interface ListPage {
-  metadata?: { continue?: unknown }
 }
 
 interface KindInfo {
@@ -146,6 +143,15 @@ const STATUS_FIELDS: ReadonlyArray<[string, ContainerKind]> = [
   ['ephemeralContainerStatuses', 'ephemeral'],
 ]
 
+const STATUS_PICK: FieldPick = { name: true, imageID: true }
+
+/** The members of a listed object that reduce() reads; the page's other bytes are skipped unparsed. */
+function itemPick(kind: string): FieldPick {
+  const pick: Record<string, FieldPick> = workloadPick(kind)
+  if (kind === 'Pod') pick.status = Object.fromEntries(STATUS_FIELDS.map(([key]) => [key, STATUS_PICK]))
+  return pick
+}
+
 function reduce(info: KindInfo, item: unknown): Rec {
   const meta = ((item as { metadata?: MetaLike }).metadata ?? {}) as MetaLike
   const ref: WorkloadRef = {
@@ -227,8 +233,9 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
       let limit: number | undefined = pageSize > 0 ? pageSize : undefined
       let restarted = false
       const what = `list ${info.resource} ${where(ns)}`
+      const pick = itemPick(info.kind)
       for (;;) {
-        let page: ListPage
+        let page: { metadata?: { continue?: unknown } }
         let pageRecs: Rec[]
         try {
           const q: ListQuery = {
@@ -237,14 +244,15 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
             limit,
             _continue: cont,
           }
-          // Plain JSON, each item reduced to a small record as it is parsed: neither the page nor its
-          // objects outlive this call.
+          // Each item read from the page's bytes with only the fields reduce() uses, then reduced to a small
+          // record: neither the page nor its objects outlive this call.
           const recs: Rec[] = []
-          page = ((await s.json(
+          page = await s.list(
             what,
             (o) => info.list(s, q, o),
+            pick,
             (item) => recs.push(reduce(info, item)),
-          )) ?? {}) as ListPage
+          )
           pageRecs = recs
         } catch (err) {
           // An expired continue token (410): list again in one piece, as client-go's pager does.
@@ -356,18 +364,21 @@ function assemble(recs: Rec[]): ContainerImage[] {
     }
     return cur
   }
+  // Small arrays rather than a Map and Sets per workload: this runs at the read's peak of memory, and a
+  // workload has a handful of containers and usually one digest each.
   interface Entry {
     top: Rec
-    rows: Map<string, ContainerImage>
-    digests: Map<string, Set<string>>
+    rows: ContainerImage[]
+    digestKeys: string[]
+    digests: string[][]
     pods: number
   }
   const entries = new Map<Rec, Entry>()
   for (const r of recs) {
     if (topOf(r) !== r) continue
-    const rows = new Map<string, ContainerImage>()
-    for (const row of r.rows) if (!rows.has(rowKey(row))) rows.set(rowKey(row), row)
-    entries.set(r, { top: r, rows, digests: new Map(), pods: 0 })
+    const rows: ContainerImage[] = []
+    for (const row of r.rows) if (!rows.some((x) => rowKey(x) === rowKey(row))) rows.push(row)
+    entries.set(r, { top: r, rows, digestKeys: [], digests: [], pods: 0 })
   }
   const pods = recs
     .filter((r) => r.digests)
@@ -378,21 +389,27 @@ function assemble(recs: Rec[]): ContainerImage[] {
     entry.pods++
     for (const [kind, name, digest] of pod.digests ?? []) {
       const key = `${kind}/${name}`
-      const set = entry.digests.get(key) ?? new Set<string>()
-      entry.digests.set(key, set)
-      set.add(digest)
+      let at = entry.digestKeys.indexOf(key)
+      if (at < 0) {
+        at = entry.digestKeys.length
+        entry.digestKeys.push(key)
+        entry.digests.push([])
+      }
+      const list = entry.digests[at]!
+      if (!list.includes(digest)) list.push(digest)
     }
     if (entry.top === pod) continue
     // Ephemeral containers (kubectl debug) exist only on pods: they run, so they count for the workload.
     for (const row of pod.rows) {
-      if (row.containerKind !== 'ephemeral' || entry.rows.has(rowKey(row))) continue
-      entry.rows.set(rowKey(row), { ...row, workload: entry.top.ref, annotations: entry.top.annotations })
+      if (row.containerKind !== 'ephemeral' || entry.rows.some((x) => rowKey(x) === rowKey(row))) continue
+      entry.rows.push({ ...row, workload: entry.top.ref, annotations: entry.top.annotations })
     }
   }
   const images: ContainerImage[] = []
   for (const entry of entries.values()) {
-    for (const [key, row] of entry.rows) {
-      row.runningDigests = [...(entry.digests.get(key) ?? [])].sort(cmp)
+    for (const row of entry.rows) {
+      const at = entry.digestKeys.indexOf(rowKey(row))
+      row.runningDigests = at < 0 ? [] : entry.digests[at]!.sort(cmp)
       row.pods = entry.pods
       images.push(row)
     }

@@ -1,5 +1,6 @@
 // The one data path from a pod spec to ContainerImage rows, shared by the API reader (read.ts) and rendered
 // manifests (manifests.ts): which kinds are workloads, where their pod spec lives, and how rows sort.
+import type { FieldPick } from './json-pick.ts'
 import type { ContainerImage, ContainerKind, WorkloadRef } from './types.ts'
 
 /** Kinds whose pod spec we read, with the API groups they are served in ('' = core). */
@@ -39,6 +40,37 @@ export function podSpecOf(kind: string, obj: unknown): unknown {
       ? field(field(field(spec, 'jobTemplate'), 'spec'), 'template')
       : field(spec, 'template')
   return field(template, 'spec')
+}
+
+const CONTAINER_PICK: FieldPick = { name: true, image: true }
+/** The members of a pod spec that containerImages reads. */
+const POD_SPEC_PICK: FieldPick = {
+  containers: CONTAINER_PICK,
+  initContainers: CONTAINER_PICK,
+  ephemeralContainers: CONTAINER_PICK,
+  imagePullSecrets: true,
+  serviceAccountName: true,
+  serviceAccount: true,
+}
+
+/** What podSpecOf, annotationsOf and containerImages read of an object of this kind (see json-pick.ts). */
+export function workloadPick(kind: string): { metadata: FieldPick; spec: FieldPick } {
+  const template = { spec: POD_SPEC_PICK }
+  return {
+    metadata: {
+      name: true,
+      namespace: true,
+      uid: true,
+      annotations: true,
+      ownerReferences: { uid: true, controller: true },
+    },
+    spec:
+      kind === 'Pod'
+        ? POD_SPEC_PICK
+        : kind === 'CronJob'
+          ? { jobTemplate: { spec: { template } } }
+          : { template },
+  }
 }
 
 /** metadata.annotations as strings (manifests may hold numbers or booleans there). */
