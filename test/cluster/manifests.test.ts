@@ -173,6 +173,29 @@ describe('readManifests', () => {
     ])
   })
 
+  test('JSON from kubectl get -o json reads as the same YAML does; broken JSON gets a line like YAML', async () => {
+    const dir = join(tmp.path, 'json')
+    await mkdir(dir)
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [rendered(deployment('ns', 'api', {})), rendered(cronJob('ns', 'nightly', {}))],
+    }
+    const asJson = join(dir, 'list.json')
+    const asYaml = join(dir, 'list.yaml')
+    await writeFile(asJson, `\n ${JSON.stringify(list, null, 2)}\n`)
+    await writeFile(asYaml, stringify(list))
+    const fromJson = rows(await readManifests([asJson]))
+    assert.equal(fromJson.length, 2)
+    assert.deepEqual(fromJson, rows(await readManifests([asYaml])))
+    const broken = join(dir, 'broken.json')
+    await writeFile(broken, '{\n  "kind": "List",\n  "items": [\n    {"kind" "x"}\n  ]\n}\n')
+    await assert.rejects(
+      readManifests([broken]),
+      (err: Error) => err instanceof UserError && err.message.startsWith(`${broken}:4: `),
+    )
+  })
+
   test('a document that does not parse: file and line', async () => {
     const dir = join(tmp.path, 'bad')
     await mkdir(dir)
