@@ -7,6 +7,7 @@ import { type ImageReference, parseImageReference } from '../reference/index.ts'
 import type { RepositoryRef } from '../registry/client.ts'
 import { TagExclusions } from '../registry/exclude.ts'
 import { mapConcurrent } from '../util/limit.ts'
+import { ANNOTATION_POLICY, ANNOTATION_SKIP } from './rules.ts'
 import { FAIL_ON, type ScanStatus } from './statuses.ts'
 
 export { SCAN_STATUSES, type ScanStatus } from './statuses.ts'
@@ -24,6 +25,10 @@ export interface PolicyDecision {
   warning?: string
 }
 
+/**
+ * Decides from the image, the container's name and the workload's kubectl-images.io skip and policy
+ * annotations alone (src/scan/rules.ts): a scan asks once per distinct combination.
+ */
 export type PolicyResolver = (
   usage: ContainerImage,
   image: { name: string; familiarName: string; tag?: string; digest?: string },
@@ -252,32 +257,74 @@ export function tagPrefetcher(
   }
 }
 
+/** What prepare() has worked out, per resolver (so per scan): most rows share their image and policy. */
+interface PrepareCache {
+  refs: Map<string, ImageReference | string>
+  decisions: Map<string, PolicyDecision | string>
+  policies: Map<string, TagPolicy | string>
+}
+const prepareCaches = new WeakMap<PolicyResolver, PrepareCache>()
+
+/** The annotations resolvePolicy reads for a container (src/scan/rules.ts), as part of a cache key. */
+function policyAnnotations(usage: ContainerImage): string {
+  const a = usage.annotations
+  const keys = [
+    `${ANNOTATION_SKIP}.${usage.container}`,
+    `${ANNOTATION_POLICY}.${usage.container}`,
+    ANNOTATION_SKIP,
+    ANNOTATION_POLICY,
+  ]
+  return keys.map((k) => (a[k] === undefined ? '\u0001' : a[k])).join('\u0000')
+}
+
 function prepare(usage: ContainerImage, options: Pick<ScanOptions, 'resolvePolicy'>): Prepared {
-  let ref: ImageReference
-  try {
-    ref = parseImageReference(usage.image.trim())
-  } catch (error) {
-    return { usage, error: (error as Error).message }
+  let cache = prepareCaches.get(options.resolvePolicy)
+  if (!cache) {
+    cache = { refs: new Map(), decisions: new Map(), policies: new Map() }
+    prepareCaches.set(options.resolvePolicy, cache)
   }
-  let decision: PolicyDecision
-  try {
-    decision = options.resolvePolicy(usage, {
-      name: ref.name,
-      familiarName: ref.familiarName,
-      ...(ref.tag ? { tag: ref.tag } : {}),
-      ...(ref.digest ? { digest: ref.digest } : {}),
-    })
-  } catch (error) {
-    return { usage, ref, error: (error as Error).message }
+  const image = usage.image.trim()
+  let ref = cache.refs.get(image)
+  if (ref === undefined) {
+    try {
+      ref = parseImageReference(image)
+    } catch (error) {
+      ref = (error as Error).message
+    }
+    cache.refs.set(image, ref)
   }
+  if (typeof ref === 'string') return { usage, error: ref }
+
+  const decisionKey = `${image}\u0000${usage.container}\u0000${policyAnnotations(usage)}`
+  let decision = cache.decisions.get(decisionKey)
+  if (decision === undefined) {
+    try {
+      decision = options.resolvePolicy(usage, {
+        name: ref.name,
+        familiarName: ref.familiarName,
+        ...(ref.tag ? { tag: ref.tag } : {}),
+        ...(ref.digest ? { digest: ref.digest } : {}),
+      })
+    } catch (error) {
+      decision = (error as Error).message
+    }
+    cache.decisions.set(decisionKey, decision)
+  }
+  if (typeof decision === 'string') return { usage, ref, error: decision }
   if (decision.skip) return { usage, ref, decision }
+
   const currentTag = ref.tag ?? (ref.digest ? undefined : IMPLICIT_TAG)
-  let policy: TagPolicy
-  try {
-    policy = parsePolicy(decision.expr, currentTag ? { currentTag } : {})
-  } catch (error) {
-    return { usage, ref, decision, error: `${decision.source}: ${(error as Error).message}` }
+  const policyKey = `${decision.expr}\u0000${currentTag ?? ''}`
+  let policy = cache.policies.get(policyKey)
+  if (policy === undefined) {
+    try {
+      policy = parsePolicy(decision.expr, currentTag ? { currentTag } : {})
+    } catch (error) {
+      policy = (error as Error).message
+    }
+    cache.policies.set(policyKey, policy)
   }
+  if (typeof policy === 'string') return { usage, ref, decision, error: `${decision.source}: ${policy}` }
   const key = `${ref.name}\u0000${policy.expr}\u0000${decision.excludes.join('\u0000')}`
   return { usage, ref, decision, policy, key }
 }

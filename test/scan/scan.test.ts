@@ -96,18 +96,22 @@ describe('scanImages against a real registry', () => {
     const r = registry.host
     const { report } = await scan(
       [
-        usage('patchy', `${r}/team/app:1.2.3`, { runningDigests: ['sha256:aa', 'sha256:bb'] }),
+        usage('patchy', `${r}/team/app:1.2.3`, {
+          runningDigests: ['sha256:aa', 'sha256:bb'],
+          annotations: { 'kubectl-images.io/policy': "semver('~1.2')" },
+        }),
         usage('pin-ok', `${r}/team/pinned:1.1.0@${pinnedDigest}`),
         usage('pin-digest-only', `${r}/team/pinned@${pinnedDigest}`),
         usage('missing', `${r}/team/missing:1.0`),
         usage('broken', 'Not/Valid:x'),
-        usage('skipped', `${r}/team/app:1.2.3`),
+        usage('skipped', `${r}/team/app:1.2.3`, { annotations: { 'kubectl-images.io/skip': 'true' } }),
       ],
+      // Like the real resolver, decided by the image, the container and the policy annotations alone.
       (u) =>
-        u.workload.name === 'patchy'
-          ? { expr: "semver('~1.2')", source: 'flag --policy' }
-          : u.workload.name === 'skipped'
-            ? { skip: true, source: 'annotation kubectl-images.io/skip' }
+        u.annotations['kubectl-images.io/skip'] === 'true'
+          ? { skip: true, source: 'annotation kubectl-images.io/skip' }
+          : u.annotations['kubectl-images.io/policy']
+            ? { expr: u.annotations['kubectl-images.io/policy'], source: 'flag --policy' }
             : {},
     )
     const byName = Object.fromEntries(report.items.map((row) => [row.name, row]))
