@@ -31,6 +31,7 @@ export class TagLookup {
   /** Repositories whose tags came from the store rather than the registry. */
   cacheHits = 0
   private readonly lists = new Map<string, Promise<string[]>>()
+  private readonly allowedLists = new Map<string, Promise<readonly string[]>>()
 
   constructor(options: TagLookupOptions) {
     this.options = options
@@ -47,9 +48,34 @@ export class TagLookup {
   }
 
   async rank(repo: RepositoryRef, policy: TagPolicy, extra?: TagExclusions): Promise<Ranked> {
-    let tags = this.options.exclusions.apply(await this.tags(repo))
+    let tags = await this.allowed(repo)
     if (extra) tags = extra.apply(tags)
     return { ranked: policy.rank(tags), tagCount: tags.length }
+  }
+
+  /** The newest tag under the policy (`rank(...).ranked[0]`), without ordering the rest where it can. */
+  async latest(
+    repo: RepositoryRef,
+    policy: TagPolicy,
+    extra?: TagExclusions,
+  ): Promise<{ latest: string | undefined; tagCount: number }> {
+    let tags = await this.allowed(repo)
+    if (extra) tags = extra.apply(tags)
+    return { latest: policy.best ? policy.best(tags) : policy.rank(tags)[0], tagCount: tags.length }
+  }
+
+  /**
+   * The tags left after the exclusions, once per repository: a scan ranks one repository for each running
+   * tag, and the same (frozen) list lets a policy keep what it parsed of it (see policy/auto.ts).
+   */
+  private allowed(repo: RepositoryRef): Promise<readonly string[]> {
+    const key = `${repo.domain}/${repo.path}`
+    let list = this.allowedLists.get(key)
+    if (!list) {
+      list = this.tags(repo).then((tags) => Object.freeze(this.options.exclusions.apply(tags)))
+      this.allowedLists.set(key, list)
+    }
+    return list
   }
 
   private async fetch(repo: RepositoryRef): Promise<string[]> {

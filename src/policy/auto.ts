@@ -88,6 +88,21 @@ export function parseAutoTag(tag: string): Parsed | undefined {
   return { prefix, parts, template, prerelease, key }
 }
 
+/**
+ * parseAutoTag of each tag of a list, kept while the list lives: a scan ranks one repository's (frozen) tag
+ * list once for every running tag of that repository, and parsing was most of that work.
+ */
+const parsedLists = new WeakMap<readonly string[], ReadonlyArray<Parsed | undefined>>()
+
+function parsedList(tags: readonly string[]): ReadonlyArray<Parsed | undefined> {
+  let parsed = parsedLists.get(tags)
+  if (!parsed) {
+    parsed = tags.map(parseAutoTag)
+    if (Object.isFrozen(tags)) parsedLists.set(tags, parsed)
+  }
+  return parsed
+}
+
 /** No usable running tag: plain releases `X.Y.Z` or `vX.Y.Z`, by their numbers. */
 function releaseKey(tag: string): string | undefined {
   const n = tag.length
@@ -118,24 +133,21 @@ export function auto(currentTag?: string): VersionedPolicy {
   const current = currentTag === undefined ? undefined : parseAutoTag(currentTag)
   let keyOf: (tag: string) => string | undefined
   let versionOf: (tag: string) => string
+  // A candidate's key, from its parsed form.
+  const candidateKey = (t: Parsed | undefined): string | undefined =>
+    current === undefined ||
+    t === undefined ||
+    t.prefix !== current.prefix ||
+    t.parts !== current.parts ||
+    t.template !== current.template ||
+    (t.prerelease && !current.prerelease)
+      ? undefined
+      : t.key
   if (current === undefined) {
     keyOf = releaseKey
     versionOf = (tag) => tag
   } else {
-    keyOf = (tag) => {
-      if (!tag.startsWith(current.prefix)) return undefined
-      const t = parseAutoTag(tag)
-      if (
-        t === undefined ||
-        t.prefix !== current.prefix ||
-        t.parts !== current.parts ||
-        t.template !== current.template ||
-        (t.prerelease && !current.prerelease)
-      ) {
-        return undefined
-      }
-      return t.key
-    }
+    keyOf = (tag) => (tag.startsWith(current.prefix) ? candidateKey(parseAutoTag(tag)) : undefined)
     // `release-1.2` is version 1.2 for classify().
     versionOf = (tag) => (tag.startsWith(current.prefix) ? tag.slice(current.prefix.length) : tag)
   }
@@ -145,13 +157,27 @@ export function auto(currentTag?: string): VersionedPolicy {
     rank(tags) {
       const kept: string[] = []
       const keys: string[] = []
-      for (const tag of tags) {
-        const key = keyOf(tag)
+      const parsed = current === undefined ? undefined : parsedList(tags)
+      for (let i = 0; i < tags.length; i++) {
+        const key = parsed ? candidateKey(parsed[i]) : keyOf(tags[i]!)
         if (key === undefined) continue
-        kept.push(tag)
+        kept.push(tags[i]!)
         keys.push(key)
       }
       return rankByKeys(kept, keys)
+    },
+    best(tags) {
+      // rankByKeys' order: the highest key, and of equal keys the later tag.
+      let best: string | undefined
+      let bestKey = ''
+      const parsed = current === undefined ? undefined : parsedList(tags)
+      for (let i = 0; i < tags.length; i++) {
+        const key = parsed ? candidateKey(parsed[i]) : keyOf(tags[i]!)
+        if (key === undefined || (best !== undefined && key < bestKey)) continue
+        best = tags[i]
+        bestKey = key
+      }
+      return best
     },
     compare(a, b) {
       const ka = keyOf(a)

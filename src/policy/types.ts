@@ -13,6 +13,8 @@ export interface TagPolicy {
    * Throws PolicyError when the policy cannot order the tags at all (e.g. Flux numerical on a non-number).
    */
   rank(tags: readonly string[]): string[]
+  /** `rank(tags)[0]` without ordering the rest, where a policy can do that in one pass. */
+  best?(tags: readonly string[]): string | undefined
   /** Orders two candidate tags: negative when a is older than b, 0 when equal, positive when newer. */
   compare(a: string, b: string): number
 }

@@ -150,8 +150,7 @@ export async function scanImages(inventory: ImageInventory, options: ScanOptions
   options.onProgress?.(0, entries.length)
   await mapConcurrent(entries, options.concurrency ?? 64, async ([key, { repo, policy, extra }]) => {
     try {
-      const { ranked, tagCount } = await options.lookup.rank(repo, policy, extra)
-      const latest = ranked[0]
+      const { latest, tagCount } = await options.lookup.latest(repo, policy, extra)
       resolved.set(
         key,
         latest === undefined

@@ -188,3 +188,28 @@ describe('expr', () => {
     assert.equal(p.compare('latest', '1.2.3'), -1)
   })
 })
+
+describe('best: the first of rank without ordering the rest', () => {
+  test('equals rank(tags)[0] for every running tag, ties included, on frozen and plain lists', () => {
+    const lists: string[][] = [
+      ...vectors.derived_not_from_tests.check_image_updates_heuristic.cases.map(
+        (c: { tags: string[] }) => c.tags,
+      ),
+      // Equal keys (1.2.3 and 1.02.3): the later tag wins, as in rank.
+      ['1.02.3', '1.2.3', '1.2.3-alpine', '1.2.4-rc.1', 'v1.2.3', 'v1.02.3', 'latest'],
+      ['3.18-alpine3.19', '3.18-alpine3.20', '3.19-alpine3.19', '3.19-alpine03.19', 'main'],
+    ]
+    for (const tags of lists) {
+      for (const current of [undefined, ...tags]) {
+        const policy = auto(current)
+        const want = policy.rank(tags)[0]
+        assert.equal(policy.best?.(tags), want, `${current} in ${tags.join(',')}`)
+        const frozen = Object.freeze([...tags])
+        // Twice on one frozen list: the second reuses what the first parsed.
+        assert.equal(policy.best?.(frozen), want)
+        assert.deepEqual(policy.rank(frozen), policy.rank(tags))
+        assert.equal(auto(current).best?.(frozen), want)
+      }
+    }
+  })
+})
