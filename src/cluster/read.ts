@@ -47,15 +47,11 @@ interface KindInfo {
   list(s: ApiSession, q: ListQuery, o: ConfigurationOptions): Promise<unknown>
 }
 
-/** The kinds read, Pods first (needed in every case, so the first lone request is a useful one). */
+/**
+ * The kinds read. The first request goes alone (see api.ts): Deployments, whose pages are small and name most
+ * images, so the scan starts fetching tag lists while the rest (Pods above all) is read.
+ */
 export const CLUSTER_KINDS: readonly KindInfo[] = [
-  {
-    kind: 'Pod',
-    apiVersion: 'v1',
-    resource: 'pods',
-    list: (s, { namespace, ...q }, o) =>
-      namespace ? s.core.listNamespacedPod({ ...q, namespace }, o) : s.core.listPodForAllNamespaces(q, o),
-  },
   {
     kind: 'Deployment',
     apiVersion: 'apps/v1',
@@ -64,6 +60,13 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.apps.listNamespacedDeployment({ ...q, namespace }, o)
         : s.apps.listDeploymentForAllNamespaces(q, o),
+  },
+  {
+    kind: 'Pod',
+    apiVersion: 'v1',
+    resource: 'pods',
+    list: (s, { namespace, ...q }, o) =>
+      namespace ? s.core.listNamespacedPod({ ...q, namespace }, o) : s.core.listPodForAllNamespaces(q, o),
   },
   {
     kind: 'ReplicaSet',

@@ -460,7 +460,7 @@ describe('readCluster', () => {
     await assert.rejects(
       readCluster(await alice(), { namespace: 'shop', selector: 'app in (' }),
       (err: Error) =>
-        err instanceof UserError && /answered 400 to list pods in namespace shop: /.test(err.message),
+        err instanceof UserError && /answered 400 to list deployments in namespace shop: /.test(err.message),
     )
     const ac = new AbortController()
     ac.abort(new Error('stop'))
