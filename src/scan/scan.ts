@@ -357,8 +357,15 @@ async function buildRow(
     if (decision.why) row.why = decision.why
   }
   if (policy) row.policy = policy.expr
-  if (item.error) return { ...row, error: item.error }
-  if (decision?.skip) return { ...row, status: 'skipped' }
+  // Set in place (not spread into a copy): keys keep the order the JSON output shows.
+  if (item.error) {
+    row.error = item.error
+    return row
+  }
+  if (decision?.skip) {
+    row.status = 'skipped'
+    return row
+  }
   if (!ref || !policy || !item.key) return row
 
   const result = resolved.get(item.key)
@@ -378,10 +385,13 @@ async function buildRow(
         row.error = `cannot check the pinned tag: ${now.message}`
       }
     }
-    return { ...row, status: 'pinned-digest', pinned }
+    row.status = 'pinned-digest'
+    row.pinned = pinned
+    return row
   }
-  if (!result?.latest) return { ...row, error: result?.error ?? 'not resolved' }
-  return { ...row, status: classify(ref.tag ?? IMPLICIT_TAG, result.latest, policy) }
+  if (!result?.latest) row.error = result?.error ?? 'not resolved'
+  else row.status = classify(ref.tag ?? IMPLICIT_TAG, result.latest, policy)
+  return row
 }
 
 function compareRows(a: ScanRow, b: ScanRow): number {
