@@ -15,5 +15,11 @@ export async function loadOptions(): Promise<Interfaces.Options> {
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  // The reader of our output went away (`| head`): stop quietly, as kubectl does, rather than leave a
+  // pending write behind or print an error about the pipe.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+    process.exit(process.exitCode ?? 0)
+  })
   await execute({ args: argv, loadOptions: await loadOptions() })
 }

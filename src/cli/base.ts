@@ -20,6 +20,8 @@ export abstract class BaseCommand extends Command {
   protected override async catch(
     error: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<void> {
+    // A write to a closed pipe (`| head`; Bun throws it from write): the reader has what it wanted.
+    if ((error as { code?: unknown }).code === 'EPIPE') return
     const exit = error.exitCode ?? error.oclif?.exit ?? ExitCode.failure
     // oclif's parse errors are several lines ("See more help with --help"): keep the first.
     const line = (error.message || String(error)).split('\n')[0]!.replace(/^Error: /, '')

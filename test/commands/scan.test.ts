@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -37,6 +38,8 @@ interface Row {
   pinned?: { current?: boolean }
   error?: string
 }
+
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 describe('kubectl images scan against a test API server and a real registry', () => {
   let registry: TestRegistry
@@ -290,6 +293,31 @@ spec: {template: {spec: {containers: [{name: j, image: "${r}/tools/agent:0.9.1"}
         ['jobs', 'Job', 'j1', 'up-to-date'],
       ],
     )
+  })
+
+  test('a reader that stops early (| head) ends the run quietly', async () => {
+    // Enough rows that the JSON outgrows the pipe's buffer: the CLI is still writing when the reader leaves.
+    const manifest = Array.from(
+      { length: 400 },
+      (_, i) =>
+        `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d${i}}\nspec: {template: {spec: {containers: [{name: c, image: "${r}/lib/nginx:1.26.0"}]}}}\n`,
+    ).join('---\n')
+    const child = spawn(
+      process.execPath,
+      [BIN, 'scan', '--insecure', '--no-cache', '-f', '-', '-o', 'json'],
+      {
+        env: { ...process.env, ...env, NO_COLOR: '1', KUBECONFIG: join(dir, 'missing') },
+      },
+    )
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk
+    })
+    child.stdout.once('data', () => child.stdout.destroy())
+    child.stdin.end(manifest)
+    const [code] = (await once(child, 'close')) as [number | null]
+    assert.equal(stderr, '')
+    assert.equal(code, 0)
   })
 
   test('a user who may read nothing gets an error, not an empty report', async () => {
