@@ -196,6 +196,51 @@ describe('readManifests', () => {
     )
   })
 
+  test('merge keys, custom tags, and aliased Lists nested ten deep read once, not exponentially', async () => {
+    const dir = join(tmp.path, 'aliases')
+    await mkdir(dir)
+    const merged = join(dir, 'merged.yaml')
+    await writeFile(
+      merged,
+      [
+        'apiVersion: v1',
+        'kind: List',
+        'items:',
+        '- apiVersion: apps/v1',
+        '  kind: Deployment',
+        '  metadata: {name: api, annotations: {note: !custom tagged}}',
+        '  spec: &spec',
+        '    template: {spec: {containers: [{name: c, image: "ghcr.io/acme/api:1.0"}]}}',
+        '- apiVersion: apps/v1',
+        '  kind: StatefulSet',
+        '  metadata: {name: db}',
+        '  spec:',
+        '    <<: *spec',
+        '    replicas: 2',
+        '',
+      ].join('\n'),
+    )
+    assert.deepEqual(rows(await readManifests([merged])), [
+      '- Deployment/api container:c ghcr.io/acme/api:1.0',
+      '- StatefulSet/db container:c ghcr.io/acme/api:1.0',
+    ])
+    // An alias into another document is an error the yaml package finds when it builds the document.
+    const across = join(dir, 'across.yaml')
+    await writeFile(across, 'base: &b {x: 1}\n---\nkind: Deployment\nspec:\n  <<: *b\n')
+    await assert.rejects(
+      readManifests([across]),
+      (err: Error) => err instanceof UserError && err.message.startsWith(`${across}:3: `),
+    )
+    const deployment =
+      '{apiVersion: apps/v1, kind: Deployment, metadata: {name: d}, spec: {template: {spec: {containers: [{name: c, image: "x:1"}]}}}}'
+    const nine = (alias: string) => `[${Array.from({ length: 9 }, () => alias).join(', ')}]`
+    const lists = [`- &l0 {kind: List, items: [&d ${deployment}, *d, *d]}`]
+    for (let i = 1; i <= 10; i++) lists.push(`- &l${i} {kind: List, items: ${nine(`*l${i - 1}`)}}`)
+    const bomb = join(dir, 'bomb.yaml')
+    await writeFile(bomb, `kind: List\nitems:\n${lists.join('\n')}\n`)
+    assert.deepEqual(rows(await readManifests([bomb])), ['- Deployment/d container:c x:1'])
+  })
+
   test('a document that does not parse: file and line', async () => {
     const dir = join(tmp.path, 'bad')
     await mkdir(dir)
