@@ -74,6 +74,8 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 export class HttpTransport {
   readonly options: HttpOptions
   private readonly agents = new Map<string, Agent>()
+  /** Hosts that could not be connected to through every retry (see send). */
+  private readonly unreachable = new Map<string, RegistryError>()
   private readonly limits = new Map<string, Semaphore>()
 
   constructor(options: Partial<HttpOptions> = {}) {
@@ -157,9 +159,12 @@ export class HttpTransport {
     tls: TlsSettings,
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
+    const down = this.unreachable.get(url.host)
+    if (down) throw down
     for (let attempt = 0; ; attempt++) {
       let res: HttpResponse | undefined
       let failure: unknown
+      let unreachable = false
       try {
         res = await this.once(url, init, tls, signal)
       } catch (error) {
@@ -168,11 +173,15 @@ export class HttpTransport {
         const mapped = mapNetworkError(url, error)
         if (!mapped.retry) throw mapped.error
         failure = mapped.error
+        unreachable = mapped.unreachable
       }
       if (res && !RETRY_STATUS.has(res.status)) return res
       const last = attempt >= this.options.retries
       if (last) {
         if (res) return res
+        // Every attempt failed to connect: later requests to this host fail at once with the same error,
+        // rather than each repository of a scan waiting through the same retries.
+        if (unreachable) this.unreachable.set(url.host, failure as RegistryError)
         throw failure
       }
       const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined
@@ -201,13 +210,20 @@ function deadlineError(url: URL, signal?: AbortSignal): RegistryError {
 }
 
 /** Maps an undici/socket failure to a RegistryError, and says whether another attempt may help. */
-function mapNetworkError(url: URL, error: unknown): { error: RegistryError; retry: boolean } {
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'])
+
+function mapNetworkError(
+  url: URL,
+  error: unknown,
+): { error: RegistryError; retry: boolean; unreachable: boolean } {
   const err = error as Error & { code?: string; cause?: { code?: string; message?: string } }
   const code = err.code ?? err.cause?.code ?? ''
   const mapped = classifyNetworkError(url, err, code)
   return {
     error: mapped,
     retry: mapped.kind === 'timeout' || (mapped.kind === 'network' && code !== 'ENOTFOUND'),
+    // No connection at all (not a slow or failing answer): the host, not this request, is the problem.
+    unreachable: UNREACHABLE_CODES.has(code) || err instanceof undiciErrors.ConnectTimeoutError,
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createServer, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { type RegistryAccess, RegistryClient } from '../../src/registry/client.ts'
 import { rejection } from '../support/assertions.ts'
@@ -147,5 +148,37 @@ describe('registry client behind a fault proxy', () => {
     assert.match(error.message, /unreadable tag list/)
     await c.close()
     proxy.setFaults([])
+  })
+
+  test('a host that refuses every attempt fails later requests at once, without connecting again', async () => {
+    // A port that is free: nothing listens, so connections are refused.
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as { port: number }
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const down = { domain: `127.0.0.1:${port}`, path: 'team/app' }
+    const c = client({ http: { retries: 1 } })
+    const first = await rejection(c.listTags(down))
+    assert.match(first.message, /connection to 127\.0\.0\.1:\d+ refused/)
+
+    // Something listens there now; the client that gave up on the host does not try it again this run.
+    const sockets: Socket[] = []
+    const listener = createServer((socket) => {
+      sockets.push(socket)
+      socket.destroy()
+    })
+    await new Promise<void>((resolve) => listener.listen(port, '127.0.0.1', resolve))
+    try {
+      const again = await rejection(c.listTags({ ...down, path: 'team/other' }))
+      assert.equal(again.message, first.message)
+      assert.equal(sockets.length, 0)
+      const fresh = client({ http: { retries: 0 } })
+      await rejection(fresh.listTags(down))
+      assert.ok(sockets.length > 0, 'a new client connects')
+      await fresh.close()
+    } finally {
+      await c.close()
+      await new Promise<void>((resolve) => listener.close(() => resolve()))
+    }
   })
 })
