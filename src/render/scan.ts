@@ -83,11 +83,22 @@ export function renderScan(report: ScanReport, options: ScanRenderOptions): stri
 export function scanNotes(report: ScanReport): string[] {
   const lines: string[] = []
   for (const warning of report.warnings) lines.push(`warning: ${warning.message}`)
-  const failures = new Map<string, string>()
+  // One line per cause: a registry that is down fails every repository it serves the same way.
+  const failures = new Map<string, Set<string>>()
   for (const row of report.items) {
-    if (row.error) failures.set(`${row.repository ?? row.image}: ${row.error}`, row.image)
+    if (!row.error) continue
+    const repos = failures.get(row.error) ?? new Set<string>()
+    failures.set(row.error, repos.add(row.repository ?? row.image))
   }
-  for (const failure of failures.keys()) lines.push(`warning: ${failure}`)
+  for (const [error, repos] of failures) {
+    const names = [...repos]
+    if (names.length === 1) lines.push(`warning: ${names[0]}: ${error}`)
+    else {
+      const shown = names.slice(0, 3).join(', ')
+      const more = names.length > 3 ? ` and ${names.length - 3} more` : ''
+      lines.push(`warning: ${error} (${names.length} repositories: ${shown}${more})`)
+    }
+  }
   const counts = Object.entries(report.summary.statuses)
     .map(([status, count]) => `${count} ${status}`)
     .join(', ')
