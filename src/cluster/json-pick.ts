@@ -74,13 +74,13 @@ class Reader {
     const out: Record<string, unknown> = {}
     this.space()
     const pick = compile(itemPick)
-    if (this.openObject()) {
+    if (this.open(OPEN_OBJECT, CLOSE_OBJECT)) {
       do {
         this.readKey()
         if (this.keyIs(this.keyStart, this.keyEnd, ITEMS) && this.b[this.i] === OPEN_ARRAY) {
-          if (this.openArray()) {
+          if (this.open(OPEN_ARRAY, CLOSE_ARRAY)) {
             do onItem(this.value(pick))
-            while (this.nextElement())
+            while (this.next(CLOSE_ARRAY))
           }
         } else {
           // As JSON.parse does: a member named __proto__ is an own property, not the prototype.
@@ -91,7 +91,7 @@ class Reader {
             configurable: true,
           })
         }
-      } while (this.nextMember())
+      } while (this.next(CLOSE_OBJECT))
     }
     this.space()
     if (this.i !== this.b.length) throw unexpected(this.b, this.i)
@@ -103,21 +103,21 @@ class Reader {
     // Loops rather than callbacks: a closure per object read was most of the parse's garbage.
     if (pick !== true && c === OPEN_OBJECT) {
       const out: Record<string, unknown> = {}
-      if (this.openObject()) {
+      if (this.open(OPEN_OBJECT, CLOSE_OBJECT)) {
         do {
           this.readKey()
           const j = this.member(pick, this.keyStart, this.keyEnd)
           if (j < 0) this.skip()
           else out[pick.names[j]!] = this.value(pick.subs[j]!)
-        } while (this.nextMember())
+        } while (this.next(CLOSE_OBJECT))
       }
       return out
     }
     if (pick !== true && c === OPEN_ARRAY) {
       const out: unknown[] = []
-      if (this.openArray()) {
+      if (this.open(OPEN_ARRAY, CLOSE_ARRAY)) {
         do out.push(this.value(pick))
-        while (this.nextElement())
+        while (this.next(CLOSE_ARRAY))
       }
       return out
     }
@@ -155,12 +155,24 @@ class Reader {
     return -1
   }
 
-  /** At a `{`: consumes it; whether a member follows (then the reader is at its key). */
-  private openObject(): boolean {
-    this.expect(OPEN_OBJECT)
+  /** At `open` (`{` or `[`): consumes it; whether a member or element follows (then the reader is at it). */
+  private open(open: number, close: number): boolean {
+    this.expect(open)
     this.space()
-    if (this.b[this.i] !== CLOSE_OBJECT) return true
+    if (this.b[this.i] !== close) return true
     this.i++
+    return false
+  }
+
+  /** After a member or element: whether another follows (reader at it) or `close` ended the collection. */
+  private next(close: number): boolean {
+    this.space()
+    if (this.b[this.i] === COMMA) {
+      this.i++
+      this.space()
+      return true
+    }
+    this.expect(close)
     return false
   }
 
@@ -173,39 +185,6 @@ class Reader {
     this.space()
     this.expect(COLON)
     this.space()
-  }
-
-  /** After a member's value: whether another member follows (reader at its key) or the `}` closed it. */
-  private nextMember(): boolean {
-    this.space()
-    if (this.b[this.i] === COMMA) {
-      this.i++
-      this.space()
-      return true
-    }
-    this.expect(CLOSE_OBJECT)
-    return false
-  }
-
-  /** At a `[`: consumes it; whether an element follows (then the reader is at it). */
-  private openArray(): boolean {
-    this.expect(OPEN_ARRAY)
-    this.space()
-    if (this.b[this.i] !== CLOSE_ARRAY) return true
-    this.i++
-    return false
-  }
-
-  /** After an element: whether another follows (reader at it) or the `]` closed the array. */
-  private nextElement(): boolean {
-    this.space()
-    if (this.b[this.i] === COMMA) {
-      this.i++
-      this.space()
-      return true
-    }
-    this.expect(CLOSE_ARRAY)
-    return false
   }
 
   /** Moves past the value at the reader: brackets balanced and strings closed, nothing built. */
