@@ -28,3 +28,12 @@ export const clusterFlags = {
     helpGroup: 'CLUSTER',
   }),
 }
+
+/** Opt-in: registry credentials from the cluster (see src/registry/pull-secrets.ts). */
+export const pullSecretsFlags = {
+  'use-pull-secrets': Flags.boolean({
+    description:
+      "Also use the workloads' imagePullSecrets (and their ServiceAccounts') as registry credentials.",
+    helpGroup: 'CLUSTER',
+  }),
+}

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.ts'
-import { clusterFlags } from '../cli/cluster-flags.ts'
+import { clusterFlags, pullSecretsFlags } from '../cli/cluster-flags.ts'
 import { registryFlags } from '../cli/registry-flags.ts'
 import { ExitCode, UserError } from '../util/errors.ts'
 
@@ -41,6 +41,7 @@ Result per container: a matching entry of --fixed-images-file or -F (the last ma
   ]
   static override flags = {
     ...clusterFlags,
+    ...pullSecretsFlags,
     latest: Flags.boolean({
       char: 'u',
       description:

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.ts'
-import { clusterFlags } from '../cli/cluster-flags.ts'
+import { clusterFlags, pullSecretsFlags } from '../cli/cluster-flags.ts'
 import { cacheFlags, cacheTtlMs, registryFlags } from '../cli/registry-flags.ts'
 import { FAIL_ON, SCAN_STATUSES } from '../scan/statuses.ts'
 import { UserError } from '../util/errors.ts'
@@ -24,11 +24,7 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
   ]
   static override flags = {
     ...clusterFlags,
-    'use-pull-secrets': Flags.boolean({
-      description:
-        "Also use the workloads' imagePullSecrets (and their ServiceAccounts') as registry credentials.",
-      helpGroup: 'CLUSTER',
-    }),
+    ...pullSecretsFlags,
     policy: Flags.string({
       char: 'p',
       description: 'Policy for images no rule or annotation covers (default: auto).',

@@ -7,12 +7,13 @@ import type { ImageInventory, ReadWarning } from '../cluster/types.ts'
 import { type ImageReference, parseImageReference } from '../reference/index.ts'
 import type { RepositoryRef } from '../registry/client.ts'
 import { RegistryError } from '../registry/errors.ts'
+import type { PullSecretsRequest } from '../registry/pull-secrets.ts'
 import { mapConcurrent } from '../util/limit.ts'
 import type { DigestResolver } from './digests.ts'
 import { type FixedImageRule, findFixedImage, readFixedImagesFile, ruleMatches } from './fixed-images.ts'
 import { type PinRow, planRows } from './pin.ts'
 
-export interface CheckRequest extends RegistryFlagValues, SourceRequest {
+export interface CheckRequest extends RegistryFlagValues, SourceRequest, PullSecretsRequest {
   check: string
   version: string
   apiVersion: string
@@ -77,10 +78,14 @@ export function checkExitCode(report: CheckReport): number {
 export async function checkPins(request: CheckRequest): Promise<CheckReport> {
   const env = request.env ?? process.env
   const rules = await readFixedImagesFile(request.check)
-  const { inventory } = await readInventory(request, env)
+  const { inventory, readSecrets } = await readInventory(request, env)
   const rows = planRows(inventory, rules)
   const setup = await setupRegistry(request, request.version)
   try {
+    const { applyPullSecretsIfAsked } = await import('../registry/pull-secrets.ts')
+    inventory.warnings.push(
+      ...(await applyPullSecretsIfAsked(request, inventory.images, setup.client, readSecrets)),
+    )
     const { DigestResolver } = await import('./digests.ts')
     const resolver = new DigestResolver(setup.client, setup.signal)
     const repos = new Map<string, RepositoryRef>()

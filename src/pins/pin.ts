@@ -13,6 +13,7 @@ import type { ContainerImage, ImageInventory, WorkloadRef } from '../cluster/typ
 import { type ImageReference, parseImageReference } from '../reference/index.ts'
 import type { RepositoryRef } from '../registry/client.ts'
 import { formatPlatform, type Platform, parsePlatform } from '../registry/platform.ts'
+import type { PullSecretsRequest } from '../registry/pull-secrets.ts'
 import { makePolicyResolver, type PolicyRequest } from '../scan/policy.ts'
 import { ExitCode, UserError } from '../util/errors.ts'
 import { mapConcurrent } from '../util/limit.ts'
@@ -30,7 +31,7 @@ import {
   sortFixedImages,
 } from './fixed-images.ts'
 
-export interface PinRequest extends RegistryFlagValues, SourceRequest, PolicyRequest {
+export interface PinRequest extends RegistryFlagValues, SourceRequest, PolicyRequest, PullSecretsRequest {
   latest?: boolean
   include?: string[]
   digest?: boolean
@@ -221,7 +222,7 @@ export async function collectPins(request: PinRequest): Promise<PinOutcome> {
   const inputs = await readPinInputs(request)
   const policy = request.latest ? await makePolicyResolver(request, env) : undefined
 
-  const { inventory } = await readInventory(request, env)
+  const { inventory, readSecrets } = await readInventory(request, env)
   const warnings: string[] = inventory.warnings.map((warning) => warning.message)
   const rows = planRows(inventory, inputs.rules)
   warnings.push(...limitLines(unusedRules(inputs.rules, rows), 10))
@@ -237,6 +238,14 @@ export async function collectPins(request: PinRequest): Promise<PinOutcome> {
   if (moving.length > 0 || (digestMode(request) && rows.some((row) => !row.error))) {
     const setup = await setupRegistry(request, request.version)
     try {
+      const { applyPullSecretsIfAsked } = await import('../registry/pull-secrets.ts')
+      const secretWarnings = await applyPullSecretsIfAsked(
+        request,
+        inventory.images,
+        setup.client,
+        readSecrets,
+      )
+      warnings.push(...secretWarnings.map((warning) => warning.message))
       if (moving.length > 0 && policy) {
         warnings.push(...(await moveToLatest(moving, inventory, policy, setup)))
       }

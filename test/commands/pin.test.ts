@@ -11,7 +11,14 @@ import { checkExitCode, checkPins } from '../../src/pins/check.ts'
 import { collectPins } from '../../src/pins/pin.ts'
 import { runCli } from '../support/cli.ts'
 import { type KubeApi, startKubeApi } from '../support/kube-api.ts'
-import { cluster, deployment, type KubeObject, statefulSet, withPods } from '../support/kube-fixtures.ts'
+import {
+  cluster,
+  deployment,
+  dockerConfigSecret,
+  type KubeObject,
+  statefulSet,
+  withPods,
+} from '../support/kube-fixtures.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
 interface Entry {
@@ -294,3 +301,75 @@ describe('kubectl images pin against a test API server and a real registry', () 
 })
 
 const execFile_ = promisify(execFile)
+
+describe('kubectl images pin --use-pull-secrets', () => {
+  let privateRegistry: TestRegistry
+  let api: KubeApi
+  let dir: string
+  let env: NodeJS.ProcessEnv
+  let app: Record<string, string>
+
+  before(async () => {
+    privateRegistry = await startRegistry({
+      auth: 'htpasswd',
+      users: { puller: 'pin-secret-pw' },
+      storage: 'inmemory',
+    })
+    app = await privateRegistry.pushTags('secret/app', ['5.0.0'])
+    const image = `${privateRegistry.host}/secret/app:5.0.0`
+    api = await startKubeApi({
+      objects: cluster([
+        ...withPods(
+          deployment('private', 'app', {
+            containers: [{ name: 'app', image }],
+            imagePullSecrets: ['regcred'],
+          }),
+          {
+            podOptions: {
+              containers: [
+                { name: 'app', image, imageID: `${privateRegistry.host}/secret/app@${app['5.0.0']}` },
+              ],
+            },
+          },
+        ),
+        dockerConfigSecret('private', 'regcred', {
+          [privateRegistry.host]: { username: 'puller', password: 'pin-secret-pw' },
+        }),
+      ]),
+    })
+    dir = await mkdtemp(join(tmpdir(), 'kubectl-images-pin-secrets-'))
+    await api.writeKubeconfig(join(dir, 'config'), { namespace: 'private' })
+    env = {
+      KUBECONFIG: join(dir, 'config'),
+      HOME: dir,
+      DOCKER_CONFIG: join(dir, 'docker'),
+      XDG_CACHE_HOME: join(dir, 'cache'),
+    }
+  })
+  after(async () => {
+    await Promise.all([api.stop(), privateRegistry.stop()])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('pins and checks a private image by digest with the workload pull secret, never printing it', async () => {
+    const pin = (args: string[]) => runCli(['pin', '--insecure', '--retries', '0', ...args], { env })
+    const without = await pin(['--digest'])
+    assert.equal(without.code, 1)
+    assert.match(without.stderr, /private\/Deployment\/app.*requires authentication/)
+
+    const run = await pin(['--digest', '--use-pull-secrets', '-o', 'json'])
+    assert.equal(run.code, 0, run.stderr)
+    const doc = JSON.parse(run.stdout) as { images: Entry[] }
+    assert.deepEqual(
+      doc.images.map((e) => e.resultImage),
+      [`${privateRegistry.host}/secret/app:5.0.0@${app['5.0.0']}`],
+    )
+    const file = join(dir, 'pins.yaml')
+    const written = await pin(['--digest', '--use-pull-secrets', '--output-file', file])
+    assert.equal(written.code, 0, written.stderr)
+    const check = await pin(['--check', file, '--use-pull-secrets'])
+    assert.equal(check.code, 0, check.stderr)
+    for (const out of [without, run, written, check])
+      assert.doesNotMatch(out.stdout + out.stderr, /pin-secret-pw/)
+  })
+})
