@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { parse } from 'yaml'
 import { checkExitCode, checkPins } from '../../src/pins/check.ts'
 import { collectPins } from '../../src/pins/pin.ts'
-import { runCli } from '../support/cli.ts'
+import { runCli, userEnv } from '../support/cli.ts'
 import { type KubeApi, startKubeApi } from '../support/kube-api.ts'
 import {
   cluster,
@@ -101,13 +101,7 @@ describe('kubectl images pin against a test API server and a real registry', () 
     api = await startKubeApi({ objects })
     dir = await mkdtemp(join(tmpdir(), 'kubectl-images-pin-cli-'))
     await api.writeKubeconfig(join(dir, 'config'), { namespace: 'shop' })
-    env = {
-      KUBECONFIG: join(dir, 'config'),
-      HOME: dir,
-      XDG_CACHE_HOME: join(dir, 'cache'),
-      XDG_CONFIG_HOME: join(dir, 'xdg'),
-      DOCKER_CONFIG: join(dir, 'docker'),
-    }
+    env = userEnv(dir)
   })
   after(async () => {
     await Promise.all([api.stop(), registry.stop()])
@@ -339,12 +333,7 @@ describe('kubectl images pin --use-pull-secrets', () => {
     })
     dir = await mkdtemp(join(tmpdir(), 'kubectl-images-pin-secrets-'))
     await api.writeKubeconfig(join(dir, 'config'), { namespace: 'private' })
-    env = {
-      KUBECONFIG: join(dir, 'config'),
-      HOME: dir,
-      DOCKER_CONFIG: join(dir, 'docker'),
-      XDG_CACHE_HOME: join(dir, 'cache'),
-    }
+    env = userEnv(dir)
   })
   after(async () => {
     await Promise.all([api.stop(), privateRegistry.stop()])

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { runCli } from '../support/cli.ts'
+import { runCli, userEnv } from '../support/cli.ts'
 import { type KubeApi, startKubeApi } from '../support/kube-api.ts'
 import {
   cluster,
@@ -136,13 +136,7 @@ describe('kubectl images scan against a test API server and a real registry', ()
     })
     dir = await mkdtemp(join(tmpdir(), 'kubectl-images-scan-'))
     await api.writeKubeconfig(join(dir, 'config'), { user: 'token', token: 'scan-token', namespace: 'shop' })
-    env = {
-      KUBECONFIG: join(dir, 'config'),
-      HOME: dir,
-      XDG_CACHE_HOME: join(dir, 'cache'),
-      XDG_CONFIG_HOME: join(dir, 'xdg'),
-      DOCKER_CONFIG: join(dir, 'docker'),
-    }
+    env = userEnv(dir)
   })
   after(async () => {
     await Promise.all([api.stop(), proxy.stop(), registry.stop(), privateRegistry.stop()])

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { runCli } from '../support/cli.ts'
+import { runCli, userEnv } from '../support/cli.ts'
 import { type KubeApi, startKubeApi } from '../support/kube-api.ts'
 import { cluster, daemonSet, deployment, pod, withPods } from '../support/kube-fixtures.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
@@ -104,13 +104,7 @@ describe('kubectl images vector against a test API server and a real registry', 
       ]),
     })
     await api.writeKubeconfig(join(dir, 'config'), { namespace: 'kube-system' })
-    env = {
-      KUBECONFIG: join(dir, 'config'),
-      HOME: dir,
-      XDG_CACHE_HOME: join(dir, 'cache'),
-      XDG_CONFIG_HOME: join(dir, 'xdg'),
-      DOCKER_CONFIG: join(dir, 'docker'),
-    }
+    env = userEnv(dir)
   })
   after(async () => {
     await Promise.all([api.stop(), registry.stop()])

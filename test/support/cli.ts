@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -7,6 +8,20 @@ export interface CliResult {
   code: number | null
   stdout: string
   stderr: string
+}
+
+/**
+ * A user of their own under `dir`: kubeconfig `dir/config`, home, caches, config and docker config, so a
+ * run sees nothing of the machine's.
+ */
+export function userEnv(dir: string): NodeJS.ProcessEnv {
+  return {
+    KUBECONFIG: join(dir, 'config'),
+    HOME: dir,
+    XDG_CACHE_HOME: join(dir, 'cache'),
+    XDG_CONFIG_HOME: join(dir, 'xdg'),
+    DOCKER_CONFIG: join(dir, 'docker'),
+  }
 }
 
 /** Runs the CLI as a user would (a separate process on the same Node), with a bounded wait. */
