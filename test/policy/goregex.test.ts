@@ -233,3 +233,28 @@ describe('catastrophic patterns finish on 10k characters (V8 falls back to its l
     })
   }
 })
+
+describe('TagExclusions: one alternation of all patterns, as if each were tested alone', () => {
+  test('each pattern excludes what it matches, flags stay inside their pattern', () => {
+    const exclusions = new TagExclusions(['(?i)^ABC', 'x$'])
+    const tags = [
+      'abcd',
+      'ABx',
+      'aX',
+      'v1.0',
+      `sha256-${'a'.repeat(64)}.sig`,
+      'v1.0.att',
+      'v1.0-x',
+      'v1.0.sbom',
+    ]
+    assert.deepEqual(exclusions.apply(tags), ['aX', 'v1.0'])
+    assert.deepEqual(new TagExclusions([], { defaults: false }).apply(tags), tags)
+  })
+
+  test('the same group name in two patterns, and a catastrophic pattern beside the defaults', () => {
+    const named = new TagExclusions(['^(?P<v>rc)', '(?P<v>beta)$'], { defaults: false })
+    assert.deepEqual(named.apply(['rc1', '1.0-beta', '1.0']), ['1.0'])
+    const input = `${'a'.repeat(10_000)}b`
+    assert.deepEqual(new TagExclusions(['(a+)+$']).apply([input, 'aaa']), [input])
+  })
+})
