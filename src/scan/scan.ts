@@ -264,9 +264,18 @@ interface PrepareCache {
 }
 const prepareCaches = new WeakMap<PolicyResolver, PrepareCache>()
 
+const ourAnnotations = new WeakMap<object, boolean>()
+
 /** The annotations resolvePolicy reads for a container (src/scan/rules.ts), as part of a cache key. */
 function policyAnnotations(usage: ContainerImage): string {
   const a = usage.annotations
+  // Most workloads carry none of ours: found out once per annotations object (shared by its containers).
+  let ours = ourAnnotations.get(a)
+  if (ours === undefined) {
+    ours = Object.keys(a).some((key) => key.startsWith('kubectl-images.io/'))
+    ourAnnotations.set(a, ours)
+  }
+  if (!ours) return ''
   const keys = [
     `${ANNOTATION_SKIP}.${usage.container}`,
     `${ANNOTATION_POLICY}.${usage.container}`,
