@@ -49,7 +49,8 @@ const REPOS = QUICK ? 30 : 300
 const TAGS_PER_REPO = QUICK ? 40 : 200
 /** Pods (via withPods) for every workload: one pod each, plus the ReplicaSets and Jobs their controllers make. */
 const PODS_EVERY = 1
-const RUNS = QUICK ? 2 : 5
+// The floor (300 connections opened at once) swings by a quarter between runs on these machines: many runs.
+const RUNS = QUICK ? 2 : 9
 const SKOPEO_RUNS = QUICK ? 1 : 3
 const FLOOR_GOAL = 1.3
 const SKOPEO_GOAL = 10
@@ -200,7 +201,8 @@ async function serveKubeApi(spec: ClusterSpec): Promise<void> {
   const { startKubeApi } = await import('../test/support/kube-api.ts')
   const start = performance.now()
   const objects = cluster(workloadObjects(spec, true))
-  const api = await startKubeApi({ objects, tokens: { 'bench-token': 'bench' } })
+  // Pages come from a cache after the warm-up run: see cacheResponses.
+  const api = await startKubeApi({ objects, tokens: { 'bench-token': 'bench' }, cacheResponses: true })
   const ready: KubeApiReady = {
     url: api.url,
     kubeconfig: api.kubeconfig({ user: 'token', token: 'bench-token', context: 'bench' }),
@@ -494,6 +496,8 @@ export async function benchScan(): Promise<string> {
 
     const f = median(timings.floor!)
     const o = median(timings.ours!)
+    // Each run times the floor and then the scan: the ratio within a run shares that moment's load.
+    const paired = median(timings.ours!.map((x, i) => x / timings.floor![i]!))
     const r = median(timings.clusterRead!)
     const w = median(timings.cachedScan!)
     const t = median(timings.tagLists!)
@@ -540,7 +544,8 @@ export async function benchScan(): Promise<string> {
       '',
       '| goal (issue 3) | measured | met |',
       '|---|---:|:---:|',
-      `| scan in-process <= ${FLOOR_GOAL}x the floor | ${ratio(o)}x | ${yes(o / f <= FLOOR_GOAL)} |`,
+      `| scan in-process <= ${FLOOR_GOAL}x the floor (ratio of the medians) | ${ratio(o)}x | ${yes(o / f <= FLOOR_GOAL)} |`,
+      `| the same, median of the ${RUNS} ratios within a run (floor and scan back to back) | ${paired.toFixed(2)}x | ${yes(paired <= FLOOR_GOAL)} |`,
       `| >= ${SKOPEO_GOAL}x faster than the skopeo loop: scan in-process | ${speedup(o)} | ${met(o)} |`,
       `| >= ${SKOPEO_GOAL}x faster than the skopeo loop: CLI process, release executable | ${executable ? speedup(e) : 'not built'} | ${executable ? met(e) : 'not measured'} |`,
       `| >= ${SKOPEO_GOAL}x faster than the skopeo loop: CLI process, Node dev entry (unbundled TS) | ${speedup(c)} | ${met(c)} |`,
