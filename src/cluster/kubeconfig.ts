@@ -22,6 +22,8 @@ export interface LoadKubeConfigOptions {
   env?: NodeJS.ProcessEnv
   /** Where the in-cluster service account files live (tests). */
   serviceAccountDir?: string
+  /** What the command offers instead of a cluster, ending the "no kubeconfig found" error (`use -f ...`). */
+  withoutCluster?: string
 }
 
 export interface LoadedKubeConfig {
@@ -35,8 +37,6 @@ export interface LoadedKubeConfig {
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
-
-const NO_CONFIG = 'no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or use -f to scan manifests'
 
 type Raw = Record<string, unknown>
 interface Entry {
@@ -293,6 +293,7 @@ function inClusterAvailable(env: NodeJS.ProcessEnv, dir: string): boolean {
 export async function loadKubeConfig(opts: LoadKubeConfigOptions = {}): Promise<LoadedKubeConfig> {
   const env = opts.env ?? process.env
   const saDir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
+  const orInstead = opts.withoutCluster ? `, or ${opts.withoutCluster}` : ''
   let files: string[]
   let hint: string
   if (opts.kubeconfig) {
@@ -306,7 +307,7 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions = {}): Promise<
       if (inClusterAvailable(env, saDir)) return inCluster(env, saDir)
       const what = listed.length === 1 ? 'a file that does not exist' : 'files that do not exist'
       throw new UserError(
-        `no kubeconfig found: KUBECONFIG names ${what} (${listed.join(delimiter)}); ${hint}, or use -f to scan manifests`,
+        `no kubeconfig found: KUBECONFIG names ${what} (${listed.join(delimiter)}); ${hint}${orInstead}`,
       )
     }
   } else {
@@ -314,7 +315,7 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions = {}): Promise<
     const file = join(home, '.kube', 'config')
     if (!existsSync(file)) {
       if (inClusterAvailable(env, saDir)) return inCluster(env, saDir)
-      throw new UserError(NO_CONFIG)
+      throw new UserError(`no kubeconfig found: set KUBECONFIG, pass --kubeconfig${orInstead}`)
     }
     files = [file]
     hint = 'set KUBECONFIG or pass --kubeconfig'

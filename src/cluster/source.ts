@@ -44,6 +44,7 @@ export async function readInventory(
   ])
   const loaded = await loadKubeConfig({
     env,
+    withoutCluster: 'use -f to scan manifests',
     ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
     ...(request.context ? { context: request.context } : {}),
     ...(request.cluster ? { cluster: request.cluster } : {}),

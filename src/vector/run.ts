@@ -158,23 +158,14 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
       import('../cluster/kubeconfig.ts'),
       import('../cluster/read.ts'),
     ])
-    let kube: Awaited<ReturnType<typeof loadKubeConfig>>
-    try {
-      kube = await loadKubeConfig({
-        env,
-        ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
-        ...(request.context ? { context: request.context } : {}),
-        ...(request.cluster ? { cluster: request.cluster } : {}),
-        ...(request.user ? { user: request.user } : {}),
-      })
-    } catch (error) {
-      // The kubeconfig messages suggest scan's -f; here the way around a cluster is --no-cluster.
-      if (!(error instanceof UserError) || !/^no kubeconfig found/.test(error.message)) throw error
-      throw new UserError(
-        `${error.message.replace(/,? or use -f to scan manifests$/, '')}; or resolve without a cluster: --no-cluster --target-version VERSION`,
-        { exitCode: error.exitCode, cause: error },
-      )
-    }
+    const kube = await loadKubeConfig({
+      env,
+      withoutCluster: 'resolve without a cluster: --no-cluster --target-version VERSION',
+      ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
+      ...(request.context ? { context: request.context } : {}),
+      ...(request.cluster ? { cluster: request.cluster } : {}),
+      ...(request.user ? { user: request.user } : {}),
+    })
     const gitVersion = await clusterVersion(kube.kc)
     try {
       versionOf(gitVersion)

@@ -204,17 +204,21 @@ describe('default locations', () => {
 })
 
 describe('errors: one line, naming the file, no credentials', () => {
-  test('no kubeconfig at all', async () => {
+  test('no kubeconfig at all: the command says what it offers instead of a cluster', async () => {
+    const withoutCluster = 'use -f to scan manifests'
+    const nowhere = { HOME: join(tmp.path, 'nowhere') }
+    const noSa = join(tmp.path, 'no-sa')
     await rejectsWith(
-      loadKubeConfig({
-        env: { HOME: join(tmp.path, 'nowhere') },
-        serviceAccountDir: join(tmp.path, 'no-sa'),
-      }),
+      loadKubeConfig({ env: nowhere, serviceAccountDir: noSa, withoutCluster }),
       'no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or use -f to scan manifests',
+    )
+    await rejectsWith(
+      loadKubeConfig({ env: nowhere, serviceAccountDir: noSa }),
+      'no kubeconfig found: set KUBECONFIG, pass --kubeconfig',
     )
     const missing = join(tmp.path, 'missing-a')
     await rejectsWith(
-      loadKubeConfig({ env: { KUBECONFIG: missing }, serviceAccountDir: join(tmp.path, 'no-sa') }),
+      loadKubeConfig({ env: { KUBECONFIG: missing }, serviceAccountDir: noSa, withoutCluster }),
       `no kubeconfig found: KUBECONFIG names a file that does not exist (${missing}); check KUBECONFIG or pass --kubeconfig, or use -f to scan manifests`,
     )
   })

@@ -56,7 +56,7 @@ describe('collectVector', () => {
     await assert.rejects(collectVector(request), (error: Error & { exitCode?: number }) => {
       assert.equal(error.exitCode, 1)
       assert.match(error.message, /^no kubeconfig found: KUBECONFIG names a file that does not exist/)
-      assert.match(error.message, /; or resolve without a cluster: --no-cluster --target-version VERSION$/)
+      assert.match(error.message, /, or resolve without a cluster: --no-cluster --target-version VERSION$/)
       assert.doesNotMatch(error.message, /-f to scan/)
       return true
     })
