@@ -8,7 +8,7 @@ import { compileGoRegex } from '../policy/goregex.ts'
 import { compareLoose } from '../policy/looseversion.ts'
 import { InvalidReferenceError, parseImageReference } from '../reference/index.ts'
 import { ExitCode, UserError } from '../util/errors.ts'
-import { YamlFile } from '../util/yaml-file.ts'
+import { describeNode, YamlFile } from '../util/yaml-file.ts'
 
 /** One fixed image as written: `image` (a repository as get_image receives it) pinned to `resultImage`. */
 export interface FixedImage {
@@ -111,18 +111,8 @@ function problem(key: (typeof KEYS)[number], value: string): string | undefined 
 
 // --- files ---
 
-function describe(node: Node | null): string {
-  if (node === null) return 'nothing'
-  if (isMap(node)) return 'a mapping'
-  if (isSeq(node)) return 'a list'
-  if (isScalar(node)) {
-    const v = node.value
-    if (v === null) return 'nothing'
-    if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`
-    return `${typeof v} ${String(v)} (quote it to make it a string)`
-  }
-  return 'an unsupported value'
-}
+/** A version-like value YAML read as a number is the usual mistake here: say how to make it a string. */
+const describe = (node: Node | null) => describeNode(node, { quoteHint: true })
 
 /**
  * Parses a fixed-images file (`images:` list, as kluctl's --fixed-images-file and list-images). `file` is how

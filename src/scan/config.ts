@@ -7,7 +7,7 @@ import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml'
 import { compileGoRegex } from '../policy/goregex.ts'
 import { PolicySyntaxError, parsePolicy } from '../policy/index.ts'
 import { ExitCode, UserError } from '../util/errors.ts'
-import { YamlFile } from '../util/yaml-file.ts'
+import { describeNode, YamlFile } from '../util/yaml-file.ts'
 import {
   BUILTIN_RULES,
   imageMatcher,
@@ -125,37 +125,24 @@ class Checker {
 
   string(value: Node | null, key: Node, path: string): string {
     if (isScalar(value) && typeof value.value === 'string') return value.value
-    throw this.fail(value ?? key, path, `expected a string, got ${describe(value)}`)
+    throw this.fail(value ?? key, path, `expected a string, got ${describeNode(value)}`)
   }
 
   bool(value: Node | null, key: Node, path: string): boolean {
     if (isScalar(value) && typeof value.value === 'boolean') return value.value
-    throw this.fail(value ?? key, path, `expected true or false, got ${describe(value)}`)
+    throw this.fail(value ?? key, path, `expected true or false, got ${describeNode(value)}`)
   }
 
   /** A list of strings; `key:` with no value counts as an empty list (every entry commented out). */
   strings(value: Node | null, key: Node, path: string): { text: string; node: Node }[] {
     if (isScalar(value) && value.value === null) return []
     if (!isSeq(value))
-      throw this.fail(value ?? key, path, `expected a list of strings, got ${describe(value)}`)
+      throw this.fail(value ?? key, path, `expected a list of strings, got ${describeNode(value)}`)
     return value.items.map((raw, i) => {
       const item = this.deref(raw)
       return { text: this.string(item, (raw as Node | null) ?? value, `${path}[${i}]`), node: item ?? value }
     })
   }
-}
-
-function describe(node: Node | null): string {
-  if (node === null) return 'nothing'
-  if (isMap(node)) return 'a mapping'
-  if (isSeq(node)) return 'a list'
-  if (isScalar(node)) {
-    const v = node.value
-    if (v === null) return 'nothing'
-    if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`
-    return `${typeof v} ${String(v)}`
-  }
-  return 'an unsupported value'
 }
 
 const TOP_KEYS = ['apiVersion', 'kind', 'rules', 'disableBuiltinRules'] as const
@@ -218,12 +205,16 @@ export function parseScanConfig(text: string, file: string): ScanConfig {
   const rules = rulesEntry?.value ?? null
   if (rulesEntry === undefined || (isScalar(rules) && rules.value === null)) return config
   if (!isSeq(rules))
-    throw c.fail(rules ?? rulesEntry.key, 'rules', `expected a list of rules, got ${describe(rules)}`)
+    throw c.fail(rules ?? rulesEntry.key, 'rules', `expected a list of rules, got ${describeNode(rules)}`)
   for (const [i, raw] of rules.items.entries()) {
     const path = `rules[${i}]`
     const item = c.deref(raw)
     if (!isMap(item))
-      throw c.fail(item ?? rules, path, `expected a mapping with image or imageRegex, got ${describe(item)}`)
+      throw c.fail(
+        item ?? rules,
+        path,
+        `expected a mapping with image or imageRegex, got ${describeNode(item)}`,
+      )
     config.rules.push(checkRule(c, item, path, i))
   }
   return config

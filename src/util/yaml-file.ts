@@ -1,4 +1,4 @@
-import { type Document, isAlias, LineCounter, type Node, parseDocument } from 'yaml'
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml'
 import { UserError } from './errors.ts'
 
 /**
@@ -43,4 +43,21 @@ export class YamlFile {
     if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null
     return (node as Node | null) ?? null
   }
+}
+
+/**
+ * What a node is, for "expected …, got …" messages. `quoteHint` adds, for a number or boolean, that quoting
+ * makes it a string (where a string was wanted and YAML read e.g. `1.10` as a number).
+ */
+export function describeNode(node: Node | null, options: { quoteHint?: boolean } = {}): string {
+  if (node === null) return 'nothing'
+  if (isMap(node)) return 'a mapping'
+  if (isSeq(node)) return 'a list'
+  if (isScalar(node)) {
+    const v = node.value
+    if (v === null) return 'nothing'
+    if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`
+    return `${typeof v} ${String(v)}${options.quoteHint ? ' (quote it to make it a string)' : ''}`
+  }
+  return 'an unsupported value'
 }
