@@ -9,15 +9,12 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { makeTempDir } from '../test/support/lifecycle.ts'
-import { startRegistry } from '../test/support/registry.ts'
 import {
-  benchTags,
   type ClusterSpec,
   expectedRows,
   median,
-  repoName,
-  seedRegistry,
   startKubeApiWorker,
+  startSeededRegistry,
 } from './scan.bench.ts'
 
 const WORKLOADS = 5000
@@ -45,12 +42,8 @@ export async function benchScanRss(): Promise<string> {
   try {
     const tmp = await makeTempDir('bench-scan-rss')
     cleanup.push(() => tmp.remove())
-    const registry = await startRegistry({ auth: 'none', storage: 'inmemory' })
+    const { registry, tags, seedMs } = await startSeededRegistry(REPOS, TAGS_PER_REPO)
     cleanup.push(() => registry.stop())
-    const repos = Array.from({ length: REPOS }, (_, i) => repoName(i))
-    const tags = benchTags(TAGS_PER_REPO)
-    const seedMs = await seedRegistry(registry, repos, tags)
-    process.stderr.write(`seeded ${REPOS} x ${TAGS_PER_REPO} tags in ${(seedMs / 1000).toFixed(1)} s\n`)
     const spec: ClusterSpec = {
       workloads: WORKLOADS,
       namespaces: NAMESPACES,

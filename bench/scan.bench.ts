@@ -94,6 +94,22 @@ export async function seedRegistry(registry: TestRegistry, repos: string[], tags
   return performance.now() - start
 }
 
+/** A real registry (in-memory) holding `repoCount` repositories of `tagCount` bench tags each. */
+export async function startSeededRegistry(
+  repoCount: number,
+  tagCount: number,
+): Promise<{ registry: TestRegistry; repos: string[]; tags: string[]; seedMs: number }> {
+  const registry = await startRegistry({ auth: 'none', storage: 'inmemory' })
+  const repos = Array.from({ length: repoCount }, (_, i) => repoName(i))
+  const tags = benchTags(tagCount)
+  const seedMs = await seedRegistry(registry, repos, tags).catch(async (error: unknown) => {
+    await registry.stop()
+    throw error
+  })
+  process.stderr.write(`seeded ${repoCount} x ${tagCount} tags in ${(seedMs / 1000).toFixed(1)} s\n`)
+  return { registry, repos, tags, seedMs }
+}
+
 export interface ClusterSpec {
   workloads: number
   namespaces: number
@@ -279,12 +295,8 @@ export async function benchScan(): Promise<string> {
     // setupRegistry reads the docker config from process.env: keep the machine's out of the in-process scan.
     process.env.DOCKER_CONFIG = join(tmp.path, 'docker')
 
-    const registry = await startRegistry({ auth: 'none', storage: 'inmemory' })
+    const { registry, repos, tags, seedMs } = await startSeededRegistry(REPOS, TAGS_PER_REPO)
     cleanup.push(() => registry.stop())
-    const repos = Array.from({ length: REPOS }, (_, i) => repoName(i))
-    const tags = benchTags(TAGS_PER_REPO)
-    const seedMs = await seedRegistry(registry, repos, tags)
-    process.stderr.write(`seeded ${REPOS} x ${TAGS_PER_REPO} tags in ${(seedMs / 1000).toFixed(1)} s\n`)
 
     const spec: ClusterSpec = {
       workloads: WORKLOADS,
