@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { loadKubeConfig } from '../../src/cluster/kubeconfig.ts'
-import { clusterVersion, readCluster, readPullSecretConfigs } from '../../src/cluster/read.ts'
+import { CLUSTER_KINDS, clusterVersion, readCluster, readPullSecretConfigs } from '../../src/cluster/read.ts'
 import type { ContainerImage, ImageInventory } from '../../src/cluster/types.ts'
 import { UserError } from '../../src/util/errors.ts'
 import { type KubeApi, type KubeconfigOptions, startKubeApi } from '../support/kube-api.ts'
@@ -133,16 +133,7 @@ before(async () => {
     certUsers: ['carol'],
     forbidden: [
       // Every workload resource, but not namespaces: bob may still list those and read the others one by one.
-      ...[
-        'pods',
-        'deployments',
-        'replicasets',
-        'statefulsets',
-        'daemonsets',
-        'cronjobs',
-        'jobs',
-        'replicationcontrollers',
-      ].map((resource) => ({ user: 'bob', namespace: 'restricted', resource })),
+      ...WORKLOAD_RESOURCES.map((resource) => ({ user: 'bob', namespace: 'restricted', resource })),
       { user: 'dave', clusterScope: true },
       { user: 'erin', resource: 'cronjobs' },
       { user: 'bob', resource: 'secrets' },
@@ -164,6 +155,9 @@ function rows(inv: ImageInventory): string[] {
 }
 
 const alice = () => kubeconfig({ token: 'alice-token' })
+
+/** Every resource the reader lists. */
+const WORKLOAD_RESOURCES = CLUSTER_KINDS.map((info) => info.resource)
 
 describe('readCluster', () => {
   test('-A: every kind, owners folded, init and ephemeral containers, drift, sorted', async () => {

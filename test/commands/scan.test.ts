@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { CLUSTER_KINDS } from '../../src/cluster/read.ts'
 import { runCli, userEnv } from '../support/cli.ts'
 import { type KubeApi, startKubeApi } from '../support/kube-api.ts'
 import {
@@ -39,6 +40,8 @@ interface Row {
   error?: string
 }
 
+/** Every resource the reader lists. */
+const WORKLOAD_RESOURCES = CLUSTER_KINDS.map((info) => info.resource)
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 describe('kubectl images scan against a test API server and a real registry', () => {
@@ -123,16 +126,11 @@ describe('kubectl images scan against a test API server and a real registry', ()
       objects,
       tokens: { 'scan-token': 'scanner', 'nobody-token': 'nobody' },
       // No cluster-wide grant for workloads, and nothing in `restricted`; namespaces may be listed.
-      forbidden: [
-        'pods',
-        'deployments',
-        'replicasets',
-        'statefulsets',
-        'daemonsets',
-        'cronjobs',
-        'jobs',
-        'replicationcontrollers',
-      ].map((resource) => ({ user: 'scanner', namespace: 'restricted', resource })),
+      forbidden: WORKLOAD_RESOURCES.map((resource) => ({
+        user: 'scanner',
+        namespace: 'restricted',
+        resource,
+      })),
     })
     dir = await mkdtemp(join(tmpdir(), 'kubectl-images-scan-'))
     await api.writeKubeconfig(join(dir, 'config'), { user: 'token', token: 'scan-token', namespace: 'shop' })
