@@ -45,10 +45,10 @@ export async function readInventory(
   const loaded = await loadKubeConfig({
     env,
     withoutCluster: 'use -f to scan manifests',
-    ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
-    ...(request.context ? { context: request.context } : {}),
-    ...(request.cluster ? { cluster: request.cluster } : {}),
-    ...(request.user ? { user: request.user } : {}),
+    kubeconfig: request.kubeconfig,
+    context: request.context,
+    cluster: request.cluster,
+    user: request.user,
   })
   const inventory = await readCluster(loaded.kc, {
     namespace: request.namespace ?? loaded.namespace,

@@ -161,10 +161,10 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
     const kube = await loadKubeConfig({
       env,
       withoutCluster: 'resolve without a cluster: --no-cluster --target-version VERSION',
-      ...(request.kubeconfig ? { kubeconfig: request.kubeconfig } : {}),
-      ...(request.context ? { context: request.context } : {}),
-      ...(request.cluster ? { cluster: request.cluster } : {}),
-      ...(request.user ? { user: request.user } : {}),
+      kubeconfig: request.kubeconfig,
+      context: request.context,
+      cluster: request.cluster,
+      user: request.user,
     })
     const gitVersion = await clusterVersion(kube.kc)
     try {
