@@ -48,8 +48,7 @@ export class TagLookup {
   }
 
   async rank(repo: RepositoryRef, policy: TagPolicy, extra?: TagExclusions): Promise<Ranked> {
-    let tags = await this.allowed(repo)
-    if (extra) tags = extra.apply(tags)
+    const tags = await this.candidates(repo, extra)
     return { ranked: policy.rank(tags), tagCount: tags.length }
   }
 
@@ -59,9 +58,14 @@ export class TagLookup {
     policy: TagPolicy,
     extra?: TagExclusions,
   ): Promise<{ latest: string | undefined; tagCount: number }> {
-    let tags = await this.allowed(repo)
-    if (extra) tags = extra.apply(tags)
+    const tags = await this.candidates(repo, extra)
     return { latest: policy.best ? policy.best(tags) : policy.rank(tags)[0], tagCount: tags.length }
+  }
+
+  /** The tags a policy sees: the repository's after the exclusions, and after `extra` ones if any. */
+  private async candidates(repo: RepositoryRef, extra?: TagExclusions): Promise<readonly string[]> {
+    const tags = await this.allowed(repo)
+    return extra ? extra.apply(tags) : tags
   }
 
   /**
