@@ -21,6 +21,11 @@ export const clusterFlags = {
     description: 'Label selector for workloads and pods.',
     helpGroup: 'CLUSTER',
   }),
+  'disable-compression': Flags.boolean({
+    description:
+      "Do not ask the API server to gzip large answers (kubectl's flag). Never asked of a server on this machine.",
+    helpGroup: 'CLUSTER',
+  }),
   filename: Flags.string({
     char: 'f',
     description: 'Read rendered manifests instead of a cluster: a file, a directory, or - for stdin.',

@@ -2,6 +2,9 @@
 // connection pool (client-node builds a new undici Agent, so a new handshake and an idle socket, per request),
 // retries transient failures, and turns failures into ApiStatus (an HTTP status the caller may tolerate) or a
 // one-line UserError. Error texts never include request headers or bodies we sent (credentials).
+
+import { pipeline } from 'node:stream'
+import { createGunzip } from 'node:zlib'
 import type {
   AppsV1Api,
   BatchV1Api,
@@ -39,6 +42,12 @@ export interface SessionOptions {
   /** Attempts after the first for 429/5xx and reset connections. Default 2. */
   retries?: number
   backoffMs?: number
+  /**
+   * Ask for gzipped bodies, as kubectl does: the API server compresses answers over 128 KiB, a list page of
+   * pods to a tenth. Default true; false for a cluster with `disable-compression: true` (or
+   * `--disable-compression`), where a fast link makes the server's compression cost more than it saves.
+   */
+  compression?: boolean
 }
 
 export interface ApiSession {
@@ -129,6 +138,16 @@ class BufferPool {
   }
 }
 
+/**
+ * A gzipped body inflated chunk by chunk on libuv's thread pool. An error on either side (a cut connection, a
+ * corrupt stream) ends both and reaches the reader.
+ */
+function inflate(body: NodeJS.ReadableStream): AsyncIterable<Buffer> {
+  const gunzip = createGunzip({ chunkSize: 64 * 1024 })
+  pipeline(body, gunzip, () => {})
+  return gunzip
+}
+
 /** The body's bytes in a pooled buffer (a view of its first bytes); give it back with `release`. */
 async function readBody(body: AsyncIterable<Buffer>, pool: BufferPool): Promise<Buffer> {
   let buf = pool.acquire(0)
@@ -154,6 +173,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   const timeoutMs = opts.requestTimeoutMs ?? 60_000
   const retries = opts.retries ?? 2
   const backoffMs = opts.backoffMs ?? 250
+  const compression = opts.compression ?? true
   const sem = new Semaphore(opts.concurrency ?? 8)
   const buffers = new BufferPool()
   let pool: Dispatcher | undefined
@@ -171,12 +191,15 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
       try {
         const res = await k8s.undiciRequest(req.getUrl(), {
           method: req.getHttpMethod() as Dispatcher.HttpMethod,
-          headers: req.getHeaders(),
+          headers: compression ? { ...req.getHeaders(), 'accept-encoding': 'gzip' } : req.getHeaders(),
           body: typeof body === 'string' ? body : undefined,
           dispatcher: pool,
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         })
-        const bytes = await readBody(res.body, buffers)
+        const bytes = await readBody(
+          res.headers['content-encoding'] === 'gzip' ? inflate(res.body) : res.body,
+          buffers,
+        )
         const headers: Record<string, string> = {}
         for (const [k, v] of Object.entries(res.headers)) {
           if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
@@ -288,6 +311,12 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           },
         )
       }
+    }
+    if (code?.startsWith('Z_')) {
+      return new UserError(
+        `the cluster at ${server} sent a corrupt gzip body to ${what}; retry, or run with --disable-compression`,
+        { cause: err },
+      )
     }
     if (code && TLS_CODES.test(code)) {
       return new UserError(

@@ -22,6 +22,8 @@ export interface LoadKubeConfigOptions {
   env?: NodeJS.ProcessEnv
   /** Where the in-cluster service account files live (tests). */
   serviceAccountDir?: string
+  /** --disable-compression: as `disable-compression: true` on the cluster. */
+  disableCompression?: boolean
   /** What the command offers instead of a cluster, ending the "no kubeconfig found" error (`use -f ...`). */
   withoutCluster?: string
 }
@@ -34,6 +36,12 @@ export interface LoadedKubeConfig {
   namespace: string
   /** The API server URL. */
   server: string
+  /**
+   * Whether to ask for gzipped answers, as kubectl does: unless the cluster has `disable-compression: true`, the
+   * flag says so, or the server is on this machine (kind, k3d, a port-forward), where inflating costs more time
+   * than the bytes it saves.
+   */
+  compression: boolean
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
@@ -252,11 +260,34 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
   if (userName && !kc.getCurrentUser()) {
     throw new UserError(`kubeconfig ${user?.file}: user "${userName}" cannot be loaded`)
   }
-  return { kc, context: contextName, namespace, server: kc.getCurrentCluster()?.server ?? server }
+  const disabled = isRecord(cluster.body.cluster) && cluster.body.cluster['disable-compression'] === true
+  const url = kc.getCurrentCluster()?.server ?? server
+  return {
+    kc,
+    context: contextName,
+    namespace,
+    server: url,
+    compression: !disabled && !opts.disableCompression && !isLoopback(url),
+  }
+}
+
+/** Whether a server URL names this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopback(server: string): boolean {
+  let host: string
+  try {
+    host = new URL(server).hostname
+  } catch {
+    return false
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 /** The service account of the pod we run in (client-go InClusterConfig). */
-async function inCluster(env: NodeJS.ProcessEnv, dir: string): Promise<LoadedKubeConfig> {
+async function inCluster(
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  opts: LoadKubeConfigOptions,
+): Promise<LoadedKubeConfig> {
   const host = env.KUBERNETES_SERVICE_HOST ?? ''
   const port = env.KUBERNETES_SERVICE_PORT ?? ''
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -278,7 +309,7 @@ async function inCluster(env: NodeJS.ProcessEnv, dir: string): Promise<LoadedKub
     contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster', namespace }],
     currentContext: 'in-cluster',
   })
-  return { kc, context: 'in-cluster', namespace, server }
+  return { kc, context: 'in-cluster', namespace, server, compression: !opts.disableCompression }
 }
 
 function inClusterAvailable(env: NodeJS.ProcessEnv, dir: string): boolean {
@@ -304,7 +335,7 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions = {}): Promise<
     files = listed.filter((f) => existsSync(f))
     hint = 'check KUBECONFIG or pass --kubeconfig'
     if (!files.length) {
-      if (inClusterAvailable(env, saDir)) return inCluster(env, saDir)
+      if (inClusterAvailable(env, saDir)) return inCluster(env, saDir, opts)
       const what = listed.length === 1 ? 'a file that does not exist' : 'files that do not exist'
       throw new UserError(
         `no kubeconfig found: KUBECONFIG names ${what} (${listed.join(delimiter)}); ${hint}${orInstead}`,
@@ -314,7 +345,7 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions = {}): Promise<
     const home = env.HOME || homedir()
     const file = join(home, '.kube', 'config')
     if (!existsSync(file)) {
-      if (inClusterAvailable(env, saDir)) return inCluster(env, saDir)
+      if (inClusterAvailable(env, saDir)) return inCluster(env, saDir, opts)
       throw new UserError(`no kubeconfig found: set KUBECONFIG, pass --kubeconfig${orInstead}`)
     }
     files = [file]

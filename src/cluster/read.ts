@@ -20,6 +20,8 @@ export interface ReadClusterOptions {
   allNamespaces?: boolean
   /** Label selector, applied to the workloads and to their pods. */
   selector?: string
+  /** Ask for gzipped pages (see SessionOptions). Default true. */
+  compression?: boolean
   /** `limit` of every list request. Default 500 (kubectl's chunk size). */
   pageSize?: number
   /** Requests in flight. Default 8. */
@@ -223,7 +225,11 @@ function rowKey(row: ContainerImage): string {
  * forbidden or filtered out by the selector) are reported as themselves.
  */
 export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {}): Promise<ImageInventory> {
-  const s = await openSession(kc, { concurrency: opts.concurrency, signal: opts.signal })
+  const s = await openSession(kc, {
+    concurrency: opts.concurrency,
+    signal: opts.signal,
+    compression: opts.compression,
+  })
   try {
     const namespace = opts.namespace || kc.getContextObject(kc.getCurrentContext())?.namespace || 'default'
     const pageSize = opts.pageSize ?? 500

@@ -11,6 +11,7 @@ export interface SourceRequest {
   namespace?: string
   'all-namespaces'?: boolean
   selector?: string
+  'disable-compression'?: boolean
   filename?: string[]
   stdin?: NodeJS.ReadableStream
 }
@@ -49,8 +50,10 @@ export async function readInventory(
     context: request.context,
     cluster: request.cluster,
     user: request.user,
+    disableCompression: Boolean(request['disable-compression']),
   })
   const inventory = await readCluster(loaded.kc, {
+    compression: loaded.compression,
     namespace: request.namespace ?? loaded.namespace,
     allNamespaces: Boolean(request['all-namespaces']),
     ...(request.selector ? { selector: request.selector } : {}),

@@ -53,6 +53,8 @@ const objects: KubeObject[] = cluster([
     ephemeralContainers: [{ name: 'dbg', image: 'busybox:1.36', targetContainerName: 'nginx' }],
   }),
   pod('restricted', 'secret-thing', { containers: ['registry.internal:5000/team/thing:1.0'] }),
+  // Its page is over 128 KiB: gzipped for a client that asks, as kube-apiserver does.
+  pod('bulk', 'annotated', { annotations: { 'example.com/notes': 'z'.repeat(140_000) } }),
   dockerConfigSecret('shop', 'regcred', { 'ghcr.io': { username: 'bot', password: 's3cret' } }),
   serviceAccount('shop', 'builder', { imagePullSecrets: ['regcred'] }),
 ])
@@ -170,6 +172,17 @@ describe('real kubectl against the test API', () => {
     assert.ok(pages.every((q) => q.query.limit === '1' && q.status === 200))
     assert.equal(pages[0]?.query.continue, undefined)
     assert.ok(pages.slice(1).every((q) => (q.query.continue ?? '').length > 0))
+  })
+
+  test('a page over 128 KiB comes gzipped, as kubectl asks, and kubectl reads it', kt, async () => {
+    api.clearRequests()
+    const r = await kubectl('alice', ['get', 'pods', '-n', 'bulk', '-o', 'json'])
+    assert.equal(r.code, 0, r.stderr)
+    const list = JSON.parse(r.stdout) as { items: KubeObject[] }
+    assert.equal(list.items[0]?.metadata.annotations?.['example.com/notes']?.length, 140_000)
+    const get = api.requests.find((q) => q.verb === 'list' && q.resource === 'pods')
+    assert.match(get?.acceptEncoding ?? '', /\bgzip\b/)
+    assert.equal(get?.contentEncoding, 'gzip')
   })
 
   test('selectors are applied server-side', kt, async () => {

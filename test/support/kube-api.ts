@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { TLSSocket } from 'node:tls'
+import { gzipSync } from 'node:zlib'
 import { CertFactory, subjectPart } from './certs.ts'
 import type { KubeObject } from './kube-fixtures.ts'
 
@@ -75,6 +76,10 @@ export interface KubeRequestRecord {
   name: string
   /** True when the response was a meta.k8s.io Table. */
   table: boolean
+  /** The request's Accept-Encoding ('' when none). */
+  acceptEncoding: string
+  /** 'gzip' when the body was sent compressed, else ''. */
+  contentEncoding: string
 }
 
 export interface KubeApiInterception {
@@ -113,9 +118,9 @@ export interface StartKubeApiOptions {
   certDays?: number
   intercept?: KubeApiInterceptor
   /**
-   * Serve a repeated GET (same user, same URL) from the bytes of its first 200 answer. For benchmarks, whose
-   * objects never change: a real API server encodes on the cluster's machines, while this one would take
-   * CPU from the client being measured on the same cores.
+   * Serve a repeated GET (same user, same URL, same Accept-Encoding) from the bytes of its first 200 answer,
+   * gzipped or not. For benchmarks, whose objects never change: a real API server encodes and compresses on
+   * the cluster's machines, while this one would take CPU from the client being measured on the same cores.
    */
   cacheResponses?: boolean
 }
@@ -1078,21 +1083,44 @@ function sendJson(
   status: number,
   body: unknown,
   contentType = 'application/json',
-): string {
-  const text = JSON.stringify(body)
-  sendText(res, status, text, contentType)
-  return text
+): EncodedBody {
+  const encoded = encodeBody(res.req, JSON.stringify(body), contentType)
+  sendBody(res, status, encoded)
+  return encoded
 }
 
-function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
+// As kube-apiserver (responsewriters): a body over 128 KiB is gzipped at level 1 when the client accepts gzip.
+const GZIP_THRESHOLD_BYTES = 128 * 1024
+
+/** As its negotiateContentEncoding: a comma-separated token that is exactly `gzip`. */
+function acceptsGzip(req: IncomingMessage | undefined): boolean {
+  return (req?.headers['accept-encoding'] ?? '').split(',').some((token) => token.trim() === 'gzip')
+}
+
+/** A body as sent: its bytes, gzipped or not ('' encoding). */
+interface EncodedBody {
+  bytes: Buffer
+  encoding: '' | 'gzip'
+  contentType: string
+}
+
+function encodeBody(req: IncomingMessage | undefined, text: string, contentType: string): EncodedBody {
+  const bytes = Buffer.from(text)
+  return bytes.length > GZIP_THRESHOLD_BYTES && acceptsGzip(req)
+    ? { bytes: gzipSync(bytes, { level: 1 }), encoding: 'gzip', contentType }
+    : { bytes, encoding: '', contentType }
+}
+
+function sendBody(res: ServerResponse, status: number, body: EncodedBody): void {
   res.writeHead(status, {
-    'Content-Type': contentType,
-    'Content-Length': Buffer.byteLength(text),
+    'Content-Type': body.contentType,
+    'Content-Length': body.bytes.length,
     'Cache-Control': 'no-cache, private',
     'X-Kubernetes-Pf-Flowschema-Uid': '4b5c6d7e-0000-4000-8000-000000000001',
     'X-Kubernetes-Pf-Prioritylevel-Uid': '4b5c6d7e-0000-4000-8000-000000000002',
+    ...(body.encoding ? { 'Content-Encoding': body.encoding, Vary: 'Accept-Encoding' } : {}),
   })
-  res.end(text)
+  res.end(body.bytes)
 }
 
 function statusBody(
@@ -1193,7 +1221,7 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
   let rv = 1000
   // `${resourceKey}@${rv}` -> the sorted contents at that revision (made when a list is paged).
   const snapshots = new Map<string, Snapshot>()
-  const responses = new Map<string, { text: string; contentType: string }>()
+  const responses = new Map<string, EncodedBody>()
 
   function add(...objects: KubeObject[]): KubeObject[] {
     return objects.map((o) => {
@@ -1409,17 +1437,23 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
       const auth = authenticate(req)
       rec.user = auth.user?.name ?? null
       rec.auth = auth.auth
-      const cacheKey = opts.cacheResponses && rec.method === 'GET' ? `${rec.user}\u0000${req.url}` : undefined
+      // The bytes as sent, compressed or not: both are the server's work, not the measured client's.
+      const cacheKey =
+        opts.cacheResponses && rec.method === 'GET'
+          ? `${rec.user}\u0000${acceptsGzip(req)}\u0000${req.url}`
+          : undefined
       const cached = cacheKey === undefined ? undefined : responses.get(cacheKey)
       if (cached) {
         rec.status = 200
-        sendText(res, 200, cached.text, cached.contentType)
+        rec.contentEncoding = cached.encoding
+        sendBody(res, 200, cached)
         return
       }
       const send = (status: number, body: unknown, contentType = 'application/json') => {
         rec.status = status
-        const text = sendJson(res, status, body, contentType)
-        if (cacheKey !== undefined && status === 200) responses.set(cacheKey, { text, contentType })
+        const encoded = sendJson(res, status, body, contentType)
+        rec.contentEncoding = encoded.encoding
+        if (cacheKey !== undefined && status === 200) responses.set(cacheKey, encoded)
       }
 
       if (api.intercept) {
@@ -1775,6 +1809,8 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
           namespace: '',
           name: '',
           table: false,
+          acceptEncoding: req.headers['accept-encoding'] ?? '',
+          contentEncoding: '',
         }
         requests.push(rec)
         handle(req, res, rec).catch((err: unknown) => {
