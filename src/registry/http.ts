@@ -122,9 +122,10 @@ export class HttpTransport {
     tls: TlsSettings,
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs)
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout
     return this.limitFor(url.host).run(async () => {
+      // Counted from here, not from the call: waiting for a free connection is not the registry being slow.
+      const timeout = AbortSignal.timeout(this.options.requestTimeoutMs)
+      const combined = signal ? AbortSignal.any([signal, timeout]) : timeout
       const res = await request(url, {
         method: init.method,
         headers: { 'user-agent': this.options.userAgent, ...init.headers },

@@ -48,6 +48,14 @@ describe('registry client behind a fault proxy', () => {
     await c.close()
   })
 
+  test('sorts a single page the registry sent out of order', async () => {
+    proxy.setFaults([{ kind: 'paginate', match: /tags\/list/, maxPageSize: 1000, order: 'shuffled' }])
+    const c = client({ credentials: creds })
+    assert.deepEqual(await c.listTags(repo()), [...TAGS].sort())
+    assert.equal(c.stats.tagListRequests, 1)
+    await c.close()
+  })
+
   test('does not stop on a short page while a Link remains, and follows absolute Links', async () => {
     proxy.setFaults([
       { kind: 'paginate', match: /tags\/list/, maxPageSize: 60, shortPages: true, link: 'absolute' },
@@ -138,6 +146,25 @@ describe('registry client behind a fault proxy', () => {
     assert.match(deadline.message, /deadline/)
     await patient.close()
     proxy.setFaults([])
+  })
+
+  test('a request waiting for a free connection gets its whole timeout once it is sent', async () => {
+    const repos = ['queue/r0', 'queue/r1', 'queue/r2', 'queue/r3']
+    for (const path of repos) await registry.pushTags(path, ['1.0.0'])
+    // One request at a time, each answered after 300 ms: the last waits ~900 ms for its turn, more than the
+    // 700 ms a request may take.
+    proxy.setFaults([{ kind: 'delay', match: /queue\/.*tags\/list/, headersMs: 300 }])
+    const c = client({
+      credentials: creds,
+      http: { requestTimeoutMs: 700, retries: 0, concurrencyPerHost: 1 },
+    })
+    try {
+      const lists = await Promise.all(repos.map((path) => c.listTags({ domain: proxy.host, path })))
+      assert.deepEqual(lists, [['1.0.0'], ['1.0.0'], ['1.0.0'], ['1.0.0']])
+    } finally {
+      await c.close()
+      proxy.setFaults([])
+    }
   })
 
   test('reads an unreadable tag list as a protocol error', async () => {
