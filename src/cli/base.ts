@@ -46,6 +46,16 @@ function isExpected(error: Error & { oclif?: unknown }): boolean {
 }
 
 /** Parses a duration like `30s`, `5m`, `1h30m` or `1500ms` into milliseconds. */
+/** The longest delay a timer takes (2^31 - 1 ms, about 596 hours): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A duration that bounds waiting: at least 1 ms (0 would fail everything) and at most what a timer takes. */
+export function parseTimeout(text: string, flag: string): number {
+  const ms = parseDuration(text, flag)
+  if (ms < 1 || ms > MAX_TIMER_MS) throw new Error(`--${flag} must be between 1ms and 596h (got "${text}")`)
+  return Math.round(ms)
+}
+
 export function parseDuration(text: string, flag: string): number {
   const match = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/.test(text.trim())
   if (!match) throw new Error(`--${flag} takes a duration such as 30s, 5m or 1h (got "${text}")`)

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core'
 import type { RegistryAccess, RegistryClient } from '../registry/client.ts'
 import type { TagExclusions } from '../registry/exclude.ts'
 import { UserError } from '../util/errors.ts'
-import { parseDuration } from './base.ts'
+import { parseDuration, parseTimeout } from './base.ts'
 
 /** Flags every command that talks to registries shares. */
 export const registryFlags = {
@@ -109,8 +109,8 @@ export async function setupRegistry(flags: RegistryFlagValues, version: string):
   let requestTimeoutMs: number
   let deadlineMs: number
   try {
-    requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout')
-    deadlineMs = parseDuration(flags.timeout, 'timeout')
+    requestTimeoutMs = parseTimeout(flags['request-timeout'], 'request-timeout')
+    deadlineMs = parseTimeout(flags.timeout, 'timeout')
   } catch (error) {
     throw new UserError((error as Error).message, { exitCode: 2 })
   }

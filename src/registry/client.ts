@@ -118,6 +118,8 @@ export class RegistryClient {
   private readonly tagLists = new Map<string, Promise<string[]>>()
   /** Per reference domain, the scopes callers said they will need, asked for together in one token request. */
   private readonly expectedScopes = new Map<string, Set<string>>()
+  /** Per reference domain, credentials for single repositories (see useCredentials). */
+  private readonly scopeAccess = new Map<string, Map<string, ScopedCredentials>>()
 
   constructor(options: RegistryClientOptions) {
     this.http = new HttpTransport(options.http)
@@ -140,11 +142,20 @@ export class RegistryClient {
 
   /**
    * Uses these credentials for one repository instead of the registry's (Kubernetes pull secrets can
-   * differ per repository path). Call before the repository is read.
+   * differ per repository path). Call before the repository is read. Only remembered: a registry that
+   * cannot be reached fails its own rows later, not this call.
    */
-  async useCredentials(repo: RepositoryRef, credentials: RegistryCredentials, source: string): Promise<void> {
-    const state = await this.registry(repo.domain)
-    state.scopeAccess.set(pullScope(repo.path), { credentials, source })
+  useCredentials(repo: RepositoryRef, credentials: RegistryCredentials, source: string): void {
+    this.scopeAccessOf(repo.domain).set(pullScope(repo.path), { credentials, source })
+  }
+
+  private scopeAccessOf(domain: string): Map<string, ScopedCredentials> {
+    let scoped = this.scopeAccess.get(domain)
+    if (!scoped) {
+      scoped = new Map()
+      this.scopeAccess.set(domain, scoped)
+    }
+    return scoped
   }
 
   /** Every tag of a repository, de-duplicated and sorted ascending byte-wise (never registry order). */
@@ -161,7 +172,7 @@ export class RegistryClient {
 
   /** The digest a tag (or digest) points at: for a multi-arch tag the index digest, as pods pin it. */
   async resolveDigest(repo: RepositoryRef, reference: string, signal?: AbortSignal): Promise<ManifestDigest> {
-    const state = await this.registry(repo.domain)
+    const state = await this.registry(repo.domain, signal)
     const url = new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, state.base)
     const what = `${repo.domain}/${repo.path}:${reference}`
     this.stats.manifestRequests++
@@ -186,7 +197,7 @@ export class RegistryClient {
     reference: string,
     signal?: AbortSignal,
   ): Promise<ManifestDigest & { body: Buffer }> {
-    const state = await this.registry(repo.domain)
+    const state = await this.registry(repo.domain, signal)
     const url = new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, state.base)
     const what = `${repo.domain}/${repo.path}${reference.includes(':') ? '@' : ':'}${reference}`
     this.stats.manifestRequests++
@@ -208,7 +219,8 @@ export class RegistryClient {
     await this.http.close()
   }
 
-  private registry(domain: string): Promise<RegistryState> {
+  /** The registry's state, checked once with `GET /v2/` (within the first caller's deadline). */
+  private registry(domain: string, signal?: AbortSignal): Promise<RegistryState> {
     let state = this.registries.get(domain)
     if (!state) {
       state = this.resolveAccess(domain).then(async (access) => {
@@ -219,9 +231,9 @@ export class RegistryClient {
           tls: { skipTlsVerify: access.skipTlsVerify, ...(access.caFile ? { caFile: access.caFile } : {}) },
           tokens: new Map(),
           pendingTokens: new Map(),
-          scopeAccess: new Map(),
+          scopeAccess: this.scopeAccessOf(domain),
         }
-        await this.ping(created)
+        await this.ping(created, signal)
         return created
       })
       this.registries.set(domain, state)
@@ -234,9 +246,14 @@ export class RegistryClient {
    * Learns the registry's auth challenge once with `GET /v2/`, so concurrent first requests
    * do not each collect a 401 (distribution's client pings the same way).
    */
-  private async ping(state: RegistryState): Promise<void> {
+  private async ping(state: RegistryState, signal?: AbortSignal): Promise<void> {
     this.stats.requests++
-    const res = await this.http.send(new URL('/v2/', state.base), { method: 'GET', headers: {} }, state.tls)
+    const res = await this.http.send(
+      new URL('/v2/', state.base),
+      { method: 'GET', headers: {} },
+      state.tls,
+      signal,
+    )
     if (res.status === 400 && /HTTP request to an HTTPS server/i.test(res.body.toString('utf8'))) {
       throw new RegistryError(
         'tls',
@@ -251,11 +268,12 @@ export class RegistryClient {
   }
 
   private async fetchTags(repo: RepositoryRef, signal?: AbortSignal): Promise<string[]> {
-    const state = await this.registry(repo.domain)
+    const state = await this.registry(repo.domain, signal)
     const what = `${repo.domain}/${repo.path}`
     const tags = new Set<string>()
     let pageSize = tagPageSize(repo.domain)
     let url = new URL(`/v2/${repo.path}/tags/list?n=${pageSize}`, state.base)
+    const pagesRead = new Set<string>()
     for (let page = 0; ; page++) {
       if (page >= this.maxPages) {
         throw new RegistryError(
@@ -281,6 +299,13 @@ export class RegistryClient {
       const next = nextLink(res)
       if (!next) break
       const target = new URL(next, url)
+      pagesRead.add(url.href)
+      if (pagesRead.has(target.href)) {
+        throw new RegistryError(
+          'protocol',
+          `${state.domain} sent a next-page link for ${what} back to a page already read; the listing was stopped`,
+        )
+      }
       if (target.origin !== state.base.origin) {
         throw new RegistryError(
           'protocol',
@@ -307,7 +332,9 @@ export class RegistryClient {
     const scope = pullScope(path)
     let auth = await this.authHeader(state, scope, false, signal)
     let res = await this.follow(state, url, method, headers, auth, signal)
-    if (res.status !== 401) return res
+    // A 401 from a host the registry redirected to is that host's: its challenge must not send the
+    // registry's credentials to a realm it names.
+    if (res.status !== 401 || res.url.origin !== state.base.origin) return res
     const challenges = parseChallenges(headerValues(res, 'www-authenticate').join(', '))
     const challenge =
       challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
@@ -425,6 +452,17 @@ export class RegistryClient {
     const service = challenge.params.service
     this.stats.tokenRequests++
     this.stats.requests++
+    const get = () => {
+      const url = new URL(realm)
+      if (service) url.searchParams.set('service', service)
+      for (const s of scopes) url.searchParams.append('scope', s)
+      const headers: Record<string, string> = {}
+      if (creds?.username !== undefined && creds.password !== undefined && mayCarryCredentials) {
+        url.searchParams.set('account', creds.username)
+        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+      }
+      return this.http.send(url, { method: 'GET', headers }, state.tls, signal)
+    }
     let res: HttpResponse
     if (creds?.identityToken && mayCarryCredentials) {
       const form = new URLSearchParams({
@@ -444,16 +482,13 @@ export class RegistryClient {
         state.tls,
         signal,
       )
-    } else {
-      const url = new URL(realm)
-      if (service) url.searchParams.set('service', service)
-      for (const s of scopes) url.searchParams.append('scope', s)
-      const headers: Record<string, string> = {}
-      if (creds?.username !== undefined && creds.password !== undefined && mayCarryCredentials) {
-        url.searchParams.set('account', creds.username)
-        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+      // Not every token server speaks OAuth2: on 404 the plain GET flow (distribution's client does the same).
+      if (res.status === 404) {
+        this.stats.requests++
+        res = await get()
       }
-      res = await this.http.send(url, { method: 'GET', headers }, state.tls, signal)
+    } else {
+      res = await get()
     }
     if (res.status === 401 || res.status === 403) {
       throw new RegistryError(

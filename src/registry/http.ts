@@ -230,6 +230,14 @@ function mapNetworkError(
 
 function classifyNetworkError(url: URL, err: Error, code: string): RegistryError {
   const error = err
+  // undici refuses to send it (a credential with a line break makes an invalid header): sending again won't help.
+  if (code === 'UND_ERR_INVALID_ARG') {
+    return new RegistryError(
+      'config',
+      `cannot send a request to ${url.host}: ${oneLine(err.message)}; check the credentials configured for it`,
+      { cause: error },
+    )
+  }
   if (
     err.name === 'TimeoutError' ||
     err instanceof undiciErrors.HeadersTimeoutError ||

@@ -51,7 +51,7 @@ export async function applyPullSecrets(
     const match = ring.lookup(ref.name)[0]
     if (!match || applied.has(ref.name)) continue
     applied.add(ref.name)
-    await client.useCredentials(
+    client.useCredentials(
       { domain: ref.domain, path: ref.path },
       { username: match.credentials.username, password: match.credentials.password },
       `pull secrets of ${namespace}/${usage.workload.kind}/${usage.workload.name} (${match.key})`,

@@ -202,11 +202,7 @@ describe('registry client with credentials for one repository', () => {
       http: fast,
     })
     const other = { domain: registry.host, path: 'other/app' }
-    await client.useCredentials(
-      other,
-      { username: 'other', password: 'other-pass' },
-      'pull secret shop/other',
-    )
+    client.useCredentials(other, { username: 'other', password: 'other-pass' }, 'pull secret shop/other')
     await client.expect([{ domain: registry.host, path: 'team/app' }, other])
     assert.deepEqual(await client.listTags({ domain: registry.host, path: 'team/app' }), ['1.0.0'])
     assert.deepEqual(await client.listTags(other), ['2.0.0'])
@@ -216,7 +212,7 @@ describe('registry client with credentials for one repository', () => {
   test('names the pull secret whose credentials failed', async () => {
     const client = new RegistryClient({ access: accessFor(), http: fast })
     const other = { domain: registry.host, path: 'other/app' }
-    await client.useCredentials(other, { username: 'other', password: 'bad' }, 'pull secret shop/other')
+    client.useCredentials(other, { username: 'other', password: 'bad' }, 'pull secret shop/other')
     const error = await rejection(client.listTags(other))
     assert.match(error.message, /pull secret shop\/other/)
     await client.close()
