@@ -7,6 +7,7 @@
 // vector's tags reversed to replay exactly what Flux saw.
 import { type VersionedPolicy, versionPart } from './distance.ts'
 import { compileGoRegex, groupNames } from './goregex.ts'
+import { compareLoose } from './looseversion.ts'
 import {
   type Constraint,
   comparePrerelease,
@@ -145,7 +146,9 @@ export function fluxSemver(range: string): TagPolicy {
     compare(a, b) {
       const va = parseFluxVersion(a)
       const vb = parseFluxVersion(b)
-      if (va === undefined || vb === undefined) return (va === undefined ? 0 : 1) - (vb === undefined ? 0 : 1)
+      // A running tag Flux cannot read (`1.27`, two parts) is still a version: compare its numbers loosely, or
+      // `1.27` against the pick `1.26.3` would count as behind.
+      if (va === undefined || vb === undefined) return compareLoose(a, b)
       return compareVersions(va, vb)
     },
   }
@@ -298,11 +301,21 @@ export function numerical(order: string): TagPolicy {
       for (let i = 0; i < n; i++) order[i] = i
       // Equal values: the earlier input wins (Flux: the later one it sees), see the header.
       order.sort((a, b) => cmp(values[b]!, values[a]!) || a - b)
-      // Flux's scan keeps a NaN and lets every tag after it replace the pick, so any NaN makes the last tag
-      // Flux sees (our first) the winner.
-      if (nan && order[0] !== 0) {
-        order.splice(order.indexOf(0), 1)
-        order.unshift(0)
+      // With a NaN the sort cannot say what Flux picks: replay its scan (numerical.go Latest, in its order). A NaN
+      // compares false both ways, so it replaces the pick, and so does the tag after it; then the scan goes on.
+      if (nan) {
+        let pick = n - 1
+        let pv = values[pick]!
+        for (let i = n - 2; i >= 0; i--) {
+          const cv = values[i]!
+          if (o === 'asc' ? cv < pv : cv > pv) continue
+          pick = i
+          pv = cv
+        }
+        if (order[0] !== pick) {
+          order.splice(order.indexOf(pick), 1)
+          order.unshift(pick)
+        }
       }
       const out: string[] = new Array(n)
       for (let k = 0; k < n; k++) out[k] = tags[order[k]!]!

@@ -6,7 +6,8 @@
 // rank() sorts 100k tags by comparing a packed number and, on ties, a few units; compare() uses key strings.
 //
 // Key layout (markers sort below every int and content unit, so keys are prefix-free):
-//   int:          one unit v+0x10 up to 0xffef, else 0xffff hi lo   (order-preserving, short for small ints)
+//   int:          one unit v+0x10 up to 0xffee, else 0xffff hi lo   (order-preserving, short for small ints;
+//                                               v+0x10 stays below the 0xffff marker)
 //   numbers:      int... 1                      (a shorter list is less: 1 < 1.0)
 //   no suffix:    3                             (beats any suffix: 1.0-rc1 < 1.0)
 //   suffix:       2 components 1                (a shorter list is less: 1.1-2 < 1.1-2-1)
@@ -15,7 +16,7 @@
 //                                               are escaped as 1 1 and 1 2)
 
 const MAX_INT32 = 2147483647
-const SMALL = 0xffef
+const SMALL = 0xffee
 const NUMS_END = 1
 const NO_SUFFIX = 3
 const SUFFIX = 2

@@ -110,7 +110,9 @@ function checkRepositoryPattern(pattern: string): void {
   if (tagColon >= 0) {
     throw new Error(`matches repositories, not tags: write ${JSON.stringify(pattern.slice(0, tagColon))}`)
   }
-  const port = slash < 0 ? -1 : pattern.indexOf(':')
+  // An IPv6 host is bracketed (`[::1]:5000/app`): its colons are not the port's.
+  const hostEnd = pattern.startsWith('[') ? pattern.indexOf(']') + 1 : 0
+  const port = slash < 0 ? -1 : pattern.indexOf(':', hostEnd)
   if (port >= 0 && !/^[0-9*?]+$/.test(pattern.slice(port + 1, slash))) {
     throw new Error(`bad registry port ${JSON.stringify(pattern.slice(port + 1, slash))}`)
   }
@@ -133,7 +135,8 @@ export function imageMatcher(pattern: string): (repository: RepositoryName) => b
     }
     return (repository) => repository.name === name
   }
-  const regex = compileGlob(pattern)
+  // index.docker.io is docker.io, as in references (`index.docker.io/library/*` matches `nginx`).
+  const regex = compileGlob(pattern.replace(/^index\.docker\.io\//, 'docker.io/'))
   return (repository) => regex.test(repository.name) || regex.test(repository.familiarName)
 }
 
@@ -282,7 +285,8 @@ export function parsePolicyFor(value: string): PolicyFor {
     expr,
     matches: (target) =>
       target.name === ref.name &&
-      (ref.tag === undefined || target.tag === ref.tag) &&
+      // A container's `nginx` runs `nginx:latest` (but `nginx@sha256:…` runs no tag).
+      (ref.tag === undefined || (target.tag ?? (target.digest ? undefined : 'latest')) === ref.tag) &&
       (ref.digest === undefined || target.digest === ref.digest),
   }
 }

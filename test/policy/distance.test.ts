@@ -30,6 +30,15 @@ describe('classify', () => {
     assert.equal(c('1.3.0-rc1', '1.2.9', 'auto', '1.2.9'), 'newer')
     assert.equal(c('a', 'b', "alphabetical(order='desc')"), 'newer')
   })
+  test('newer: a running tag Flux semver cannot read is compared by its numbers', () => {
+    assert.equal(c('1.27', '1.26.3', "semver('~1.26')"), 'newer')
+    assert.equal(c('2.0', '1.9.0', "semver('<2')"), 'newer')
+    assert.equal(
+      c('1.2-alpine', '1.1.0-alpine', "filter('^(?P<v>.*)-alpine$', extract='$v', policy=semver('>=1.0.0'))"),
+      'newer',
+    )
+    assert.equal(c('1.25', '1.26.3', "semver('~1.26')"), 'minor', 'and older ones still by how far')
+  })
   test('behind: orders that are not by version numbers', () => {
     assert.equal(c('7', '10', 'number()'), 'behind')
     assert.equal(c('master-7', 'master-10', "prefix('master-', suffix=number())"), 'behind')

@@ -234,10 +234,14 @@ describe('ties and input order (ours)', () => {
         /^failed to parse invalid numeric value 'b': add a filter .* policy=numerical\(order='asc'\)\)$/,
     })
   })
-  test('numerical: a NaN anywhere makes the last tag Flux sees win', () => {
+  test("numerical with a NaN picks what Flux's scan picks: the NaN and the tag after it replace the pick", () => {
+    // Flux scans our list from the end.
     assert.equal(numerical('asc').rank(['1', 'NaN', '5'])[0], '1')
     assert.equal(numerical('asc').rank(['NaN', '5'])[0], 'NaN')
-    assert.deepEqual(numerical('asc').rank(['3', '5', 'NaN']), ['3', '5', 'NaN'])
+    assert.equal(numerical('asc').rank(['3', '5', 'NaN'])[0], '5', 'then the scan compares again')
+    assert.equal(numerical('asc').rank(['01', '1.0', '3', 'nan'])[0], '3')
+    assert.equal(numerical('asc').rank(['1', '3', 'Inf', 'NaN'])[0], 'Inf')
+    assert.equal(numerical('desc').rank(['2', '9', 'NaN', '4'])[0], '2')
   })
   test('alphabetical: desc ranks the smallest first', () => {
     assert.deepEqual(alphabetical('desc').rank(['b', 'a', 'c']), ['a', 'b', 'c'])

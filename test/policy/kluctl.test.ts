@@ -62,6 +62,16 @@ describe('LooseVersion details (§1.2)', () => {
     assert.equal(compareLoose('1.0-20230101123456', '1.0-5'), -1)
     assert.equal(compareLoose('1.0-2147483647', '1.0-2147483648'), 1)
   })
+  test('ints order across the short and the long key forms (around 0xffef)', () => {
+    const around = [65517, 65518, 65519, 65520, 65521, 65535, 65536, 1_000_000]
+    for (let i = 1; i < around.length; i++) {
+      const [a, b] = [String(around[i - 1]), String(around[i])]
+      assert.equal(compareLoose(a, b), -1, `${a} < ${b}`)
+      assert.equal(compareLoose(`1.${a}`, `1.${b}`), -1, `1.${a} < 1.${b}`)
+      assert.equal(compareLoose(`1.0-${a}`, `1.0-${b}`), -1, `1.0-${a} < 1.0-${b}`)
+    }
+    assert.deepEqual(rankLoose(['65518', '65520', '65519']), ['65520', '65519', '65518'], 'newest first')
+  })
   test('no numbers means [0]; a lone v has an empty suffix', () => {
     assert.deepEqual(looseNumbers('latest'), [0])
     assert.equal(compareLoose('0', 'latest'), 1)

@@ -45,6 +45,15 @@ describe('image globs', () => {
     assert.ok(matches('*', 'nginx'))
     assert.ok(!matches('*', 'bitnami/redis'))
     assert.ok(matches('localhost:5000/app/*', 'localhost:5000/app/web'))
+    assert.ok(matches('index.docker.io/library/*', 'nginx'), 'index.docker.io is docker.io')
+    assert.ok(matches('index.docker.io/bitnami/*', 'bitnami/redis'))
+  })
+
+  test('an IPv6 registry with a port, as references allow', () => {
+    assert.ok(matches('[::1]:5000/app', '[::1]:5000/app:1.0'))
+    assert.ok(matches('[::1]:5000/team/*', '[::1]:5000/team/api'))
+    assert.ok(!matches('[::1]:5000/team/*', '[::1]:5001/team/api'))
+    assert.throws(() => imageMatcher('[::1]:50x0/app'), /bad registry port "50x0"/)
   })
 
   test('a pattern without wildcards is a normalised image name', () => {
@@ -227,6 +236,10 @@ describe('parsePolicyFor', () => {
     assert.ok(tagged.matches(ref('nginx:1.25')))
     assert.ok(!tagged.matches(ref('nginx:1.26')))
     assert.ok(!tagged.matches(ref('nginx')))
+    const latest = parsePolicyFor('nginx:latest=semver()')
+    assert.ok(latest.matches(ref('nginx')), 'no tag runs latest')
+    assert.ok(latest.matches(ref('nginx:latest')))
+    assert.ok(!latest.matches(ref(`nginx@sha256:${'b'.repeat(64)}`)), 'a digest alone runs no tag')
     const digest = `sha256:${'a'.repeat(64)}`
     const pinned = parsePolicyFor(`nginx@${digest}=semver()`)
     assert.ok(pinned.matches(ref(`nginx:1.25@${digest}`)))
