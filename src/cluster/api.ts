@@ -20,6 +20,9 @@ import { UserError } from '../util/errors.ts'
 import { Semaphore, sleep } from '../util/limit.ts'
 import { type FieldPick, parseList } from './json-pick.ts'
 
+/** A 2xx list body that is not JSON (a proxy's HTML page, a cut body). */
+class NotJson extends Error {}
+
 /** An HTTP error status from the API server, with the Status object's reason and message. */
 export class ApiStatus extends Error {
   readonly code: number
@@ -176,6 +179,8 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   const compression = opts.compression ?? true
   const sem = new Semaphore(opts.concurrency ?? 8)
   const buffers = new BufferPool()
+  /** Whether the server has answered a request of this session (so auth, and the plugin, ran). */
+  let answered = false
   let pool: Dispatcher | undefined
 
   /** `raw` takes a 2xx body (and returns what client-node gets instead); errors always reach client-node. */
@@ -196,6 +201,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           dispatcher: pool,
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         })
+        answered = true
         const bytes = await readBody(
           res.headers['content-encoding'] === 'gzip' ? inflate(res.body) : res.body,
           buffers,
@@ -275,9 +281,10 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
         },
       )
     }
-    if (err instanceof SyntaxError) {
+    if (err instanceof SyntaxError || err instanceof NotJson) {
+      // client-node runs the plugin before it sends anything: once an answer came, the answer is to blame.
       return new UserError(
-        plugin
+        plugin && !answered && !(err instanceof NotJson)
           ? `context ${context}: the credential plugin ${plugin} did not print an ExecCredential`
           : `the cluster at ${server} did not answer JSON to ${what}`,
         { cause: err },
@@ -375,8 +382,12 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   ): Promise<Record<string, unknown>> {
     let rest: Record<string, unknown> = {}
     const raw = (body: Buffer): string => {
-      // A SyntaxError here fails the call like client-node's own parse would ('did not answer JSON').
-      rest = parseList(body, onItem, itemPick)
+      try {
+        rest = parseList(body, onItem, itemPick)
+      } catch (err) {
+        // The server's answer, not a credential plugin's output (see fatal()).
+        throw err instanceof SyntaxError ? new NotJson(err.message) : err
+      }
       return '{}'
     }
     const own: ConfigurationOptions = { httpApi: k8s.wrapHttpLibrary({ send: (req) => send(req, raw) }) }

@@ -46,6 +46,9 @@ export interface LoadedKubeConfig {
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
+/** The user given to client-node for a context that names none (no kubeconfig name can hold a NUL). */
+const NO_USER = '\u0000no-user'
+
 type Raw = Record<string, unknown>
 interface Entry {
   name: string
@@ -233,9 +236,11 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     }
   }
   const namespace = typeof ctx.namespace === 'string' && ctx.namespace ? ctx.namespace : 'default'
-  const context: Raw = { cluster: clusterName, namespace }
-  if (userName) context.user = userName
+  // A context without a user still needs one for client-node: without it, it drops the cluster's CA,
+  // insecure-skip-tls-verify and tls-server-name too. An empty user sends no credentials, as kubectl does.
+  const context: Raw = { cluster: clusterName, namespace, user: userName || NO_USER }
   const users = [...merged.users.values()].map((u) => (u.name === userName && user ? user.body : u.body))
+  if (!userName) users.push({ name: NO_USER, user: {} })
   const contexts = [...merged.contexts.values()].filter((c) => c.name !== contextName).map((c) => c.body)
   const config = {
     apiVersion: 'v1',

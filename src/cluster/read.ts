@@ -315,17 +315,21 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
     async function readNamespace(info: KindInfo, ns: string): Promise<void> {
       try {
         for (const r of await listScope(info, ns)) recs.push(r)
+        listed = true
       } catch (err) {
         tolerate(info, ns, err)
       }
     }
 
+    // Whether any list succeeded: refused everywhere is an error, an empty namespace is not.
+    let listed = false
     let namespaces: Promise<string[] | undefined> | undefined
     await Promise.all(
       CLUSTER_KINDS.map(async (info) => {
         if (!opts.allNamespaces) return readNamespace(info, namespace)
         try {
           for (const r of await listScope(info, undefined)) recs.push(r)
+          listed = true
           return
         } catch (err) {
           if (!(err instanceof ApiStatus && err.code === 403)) return tolerate(info, undefined, err)
@@ -346,6 +350,7 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
     return {
       source: 'cluster',
       context: s.context,
+      listed,
       images: assemble(recs),
       warnings: warnings.sort(
         (a, b) =>

@@ -39,7 +39,7 @@ export async function readInventory(
     })
     return { inventory }
   }
-  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs, CLUSTER_KINDS }] = await Promise.all([
+  const [{ loadKubeConfig }, { readCluster, readPullSecretConfigs }] = await Promise.all([
     import('./kubeconfig.ts'),
     import('./read.ts'),
   ])
@@ -60,9 +60,8 @@ export async function readInventory(
     ...(onImages ? { onImages } : {}),
   })
   inventory.context = loaded.context
-  // Every kind refused: an empty report would look like a clean cluster, so say what happened instead.
-  const refused = new Set(inventory.warnings.map((warning) => warning.kind))
-  if (inventory.images.length === 0 && CLUSTER_KINDS.every((info) => refused.has(info.kind))) {
+  // Every list refused: an empty report would look like a clean cluster, so say what happened instead.
+  if (inventory.images.length === 0 && !inventory.listed) {
     const where = request['all-namespaces']
       ? 'in any namespace'
       : `in namespace ${request.namespace ?? loaded.namespace}`

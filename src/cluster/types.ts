@@ -43,6 +43,8 @@ export interface ImageInventory {
   source: 'cluster' | 'manifests'
   /** The kube context read from (cluster source). */
   context?: string
+  /** Cluster source: whether any list request succeeded (else everything was refused). */
+  listed?: boolean
   images: ContainerImage[]
   warnings: ReadWarning[]
 }

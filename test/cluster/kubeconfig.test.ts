@@ -178,7 +178,19 @@ describe('default locations', () => {
     const { context, server, kc } = await loadKubeConfig({ env: { HOME: home } })
     assert.equal(context, 'k')
     assert.equal(server, 'https://home.example')
-    assert.equal(kc.getCurrentUser(), null)
+    // The context names no user: client-node gets one without credentials (so it keeps the cluster's TLS).
+    const user = kc.getCurrentUser()
+    assert.ok(user, 'a user for client-node')
+    for (const key of [
+      'token',
+      'username',
+      'password',
+      'exec',
+      'authProvider',
+      'certData',
+      'certFile',
+    ] as const)
+      assert.equal(user[key], undefined, key)
   })
 
   test('in-cluster service account when there is no kubeconfig', async () => {

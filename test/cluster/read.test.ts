@@ -367,6 +367,21 @@ describe('readCluster', () => {
     assert.ok(api.requests.every((r) => r.user === 'alice'))
     // The first request goes alone, so the plugin ran once although eight kinds were read concurrently.
     assert.equal((await readFile(log, 'utf8')).trim().split('\n').length, 1)
+
+    // A page that is not JSON (a proxy's login page) is the cluster's answer, not the plugin's output.
+    api.intercept = (req) =>
+      req.pathname.endsWith('/statefulsets') ? { status: 200, body: '<html>sign in</html>' } : undefined
+    try {
+      await assert.rejects(readCluster(kc, { namespace: 'shop' }), (err: Error) => {
+        assert.match(
+          err.message,
+          /^the cluster at https:\/\/127\.0\.0\.1:\d+ did not answer JSON to list statefulsets in namespace shop$/,
+        )
+        return true
+      })
+    } finally {
+      api.intercept = undefined
+    }
   })
 
   test('a failing credential plugin: one line, stderr kept, stdout never shown', async () => {
@@ -532,4 +547,31 @@ describe('readPullSecretConfigs', () => {
 
 test('clusterVersion reads /version', async () => {
   assert.equal(await clusterVersion(await alice()), 'v1.31.4')
+})
+
+test("a context without a user still trusts the cluster's CA (a file relative to the kubeconfig)", async () => {
+  const dir = join(tmp.path, 'no-user')
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'ca.crt'), api.caPem)
+  const file = join(dir, 'config')
+  await writeFile(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: anonymous',
+      'clusters:',
+      '- name: test',
+      '  cluster:',
+      `    server: ${api.url}`,
+      '    certificate-authority: ca.crt',
+      'contexts:',
+      '- name: anonymous',
+      '  context:',
+      '    cluster: test',
+      '',
+    ].join('\n'),
+  )
+  const { kc } = await loadKubeConfig({ kubeconfig: file, env: {} })
+  assert.equal(await clusterVersion(kc), 'v1.31.4')
 })
