@@ -331,7 +331,8 @@ function clean(entry: FixedImage): FixedImage {
 export function renderFixedImages(entries: readonly FixedImage[], format: 'yaml' | 'json'): string {
   const doc = { images: sortFixedImages(entries).map(clean) }
   if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`
-  return stringify(doc, { indent: 2, indentSeq: true, lineWidth: 0 })
+  // YAML 1.1 quoting: kluctl reads YAML with go-yaml, where an unquoted tag `on` or `yes` would be a boolean.
+  return stringify(doc, { indent: 2, indentSeq: true, lineWidth: 0, version: '1.1' })
 }
 
 export interface SimpleConflict {

@@ -20,7 +20,8 @@ export function makeChalk(color: boolean): ChalkInstance {
 
 export function renderStructured(document: unknown, format: StructuredFormat): string {
   if (format === 'json') return `${JSON.stringify(document, null, 2)}\n`
-  return stringify(document, { indent: 2, lineWidth: 0 })
+  // YAML 1.1 quoting: tags such as `on`, `yes` or `2024-01-05` stay strings for 1.1 readers (PyYAML, go-yaml v2).
+  return stringify(document, { indent: 2, lineWidth: 0, version: '1.1' })
 }
 
 const BORDERLESS = {

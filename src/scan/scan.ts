@@ -394,7 +394,9 @@ async function buildRow(
         row.error = `cannot check the pinned tag: ${now.message}`
       }
     }
-    row.status = 'pinned-digest'
+    if (!result?.latest) row.error ??= result?.error ?? 'not resolved'
+    // What the registry could not say makes the row unknown (for --fail-on unknown); the pin is still shown.
+    row.status = row.error ? 'unknown' : 'pinned-digest'
     row.pinned = pinned
     return row
   }

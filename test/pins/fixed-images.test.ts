@@ -275,6 +275,17 @@ describe('writer', () => {
     assert.equal(renderFixedImages([], 'yaml'), 'images: []\n')
   })
 
+  test("tags a YAML 1.1 reader (kluctl's go-yaml) would take for booleans or dates are quoted", () => {
+    const odd = ['on', 'yes', 'no', 'y', '2024-01-05', '1_000', '12:30'].map((tag) => ({
+      image: 'r.io/app',
+      resultImage: `r.io/app:${tag}`,
+      container: tag,
+    }))
+    const yaml = renderFixedImages(odd, 'yaml')
+    for (const tag of ['on', 'yes', 'no', 'y', '2024-01-05', '1_000', '12:30'])
+      assert.match(yaml, new RegExp(`container: "${tag}"\n`), tag)
+  })
+
   test('round trip: what is written reads back as the same data, in yaml and json', () => {
     for (const format of ['yaml', 'json'] as const) {
       const back = parseFixedImages(renderFixedImages(entries, format), `pins.${format}`).map(data)

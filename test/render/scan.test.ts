@@ -1,6 +1,7 @@
 // The notes under the scan table: one warning line per cause of failure, then the summary.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { renderStructured } from '../../src/render/output.ts'
 import { scanNotes } from '../../src/render/scan.ts'
 import type { ScanReport, ScanRow } from '../../src/scan/scan.ts'
 
@@ -47,4 +48,10 @@ test('failures sharing a cause are one line naming the first repositories; a lon
     'warning: ghcr.io/acme/api: no tag matches policy semver(">=2")',
     '8 containers in 7 workloads, 7 repositories: 7 unknown, 1 up-to-date',
   ])
+})
+
+test('-o yaml quotes tags a YAML 1.1 reader would take for booleans, numbers or dates', () => {
+  const tags = ['on', 'yes', 'No', '2024-01-05', '1_000', '12:30', '1.25']
+  const yaml = renderStructured({ items: tags.map((latest) => ({ latest })) }, 'yaml')
+  for (const tag of tags) assert.ok(yaml.includes(`latest: "${tag}"\n`), `${tag} in\n${yaml}`)
 })

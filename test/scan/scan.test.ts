@@ -102,6 +102,7 @@ describe('scanImages against a real registry', () => {
         }),
         usage('pin-ok', `${r}/team/pinned:1.1.0@${pinnedDigest}`),
         usage('pin-digest-only', `${r}/team/pinned@${pinnedDigest}`),
+        usage('pin-missing', `${r}/team/gone@${pinnedDigest}`),
         usage('missing', `${r}/team/missing:1.0`),
         usage('broken', 'Not/Valid:x'),
         usage('skipped', `${r}/team/app:1.2.3`, { annotations: { 'kubectl-images.io/skip': 'true' } }),
@@ -123,6 +124,10 @@ describe('scanImages against a real registry', () => {
     assert.equal(byName['pin-ok']!.pinned!.current, false, '1.1.0 now points at another digest')
     assert.equal(byName['pin-digest-only']!.status, 'pinned-digest')
     assert.equal(byName['pin-digest-only']!.pinned!.current, undefined)
+    // A pin whose repository the registry cannot list is unknown, with the reason; the pin is still shown.
+    assert.equal(byName['pin-missing']!.status, 'unknown')
+    assert.match(byName['pin-missing']!.error!, /not found/)
+    assert.equal(byName['pin-missing']!.pinned!.digest, pinnedDigest)
     assert.equal(byName.missing!.status, 'unknown')
     assert.match(byName.missing!.error!, /not found/)
     assert.equal(byName.broken!.status, 'unknown')
@@ -138,7 +143,7 @@ describe('scanImages against a real registry', () => {
       failingRows(report, ['unknown'])
         .map((row) => row.name)
         .sort(),
-      ['broken', 'missing'],
+      ['broken', 'missing', 'pin-missing'],
     )
     assert.ok(
       failingRows(report, ['any']).some((row) => row.name === 'pin-ok'),
