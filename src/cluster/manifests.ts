@@ -26,10 +26,57 @@ function fsReason(err: unknown): string {
   return code ?? String(err)
 }
 
-async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+async function readStream(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
+}
+
+/**
+ * A manifest's text: UTF-8, or UTF-16 with its byte order mark (what Windows PowerShell's `>` writes; kubectl
+ * reads it too). Other text with NUL bytes is no manifest: an error rather than a silent empty read.
+ */
+export function decodeManifest(bytes: Buffer, name: string): string {
+  let text: string
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) text = new TextDecoder('utf-16le').decode(bytes)
+  else if (bytes[0] === 0xfe && bytes[1] === 0xff) text = new TextDecoder('utf-16be').decode(bytes)
+  else text = bytes.toString('utf8')
+  if (text.includes('\u0000'))
+    throw new UserError(`${name}: not a text manifest (it holds NUL bytes); save it as UTF-8`)
+  return text
+}
+
+/**
+ * Back-to-back JSON values (`jq '.items[]'` output, compact or pretty), each parsed; undefined when the text
+ * is not such a stream.
+ */
+function parseJsonStream(text: string): unknown[] | undefined {
+  const values: unknown[] = []
+  let depth = 0
+  let start = -1
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+      continue
+    }
+    if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (depth++ === 0) start = i
+    } else if (c === 0x7d || c === 0x5d) {
+      if (--depth < 0) return undefined
+      if (depth === 0) {
+        try {
+          values.push(JSON.parse(text.slice(start, i + 1)))
+        } catch {
+          return undefined
+        }
+      }
+    } else if (depth === 0 && !/\s/.test(text[i]!)) return undefined
+  }
+  return depth === 0 && values.length > 0 ? values : undefined
 }
 
 /** Manifest files under a directory, recursively, in sorted order; symlinked directories are followed once. */
@@ -105,7 +152,7 @@ const MANIFEST_SCHEMA = CORE_SCHEMA.withTags(mergeTag)
 function parseInto(text: string, name: string, namespace: string | undefined, out: ContainerImage[]): void {
   const seen = new Set<object>()
   // `kubectl get -o json` output: JSON.parse is many times faster and leaner than a YAML parse of the same
-  // text. Anything it rejects (YAML, several JSON documents) goes on to the YAML parsers.
+  // text. Several JSON documents back to back are read one by one; anything else goes on to the YAML parsers.
   const first = text.charCodeAt(text.search(/\S/))
   if (first === 0x7b || first === 0x5b) {
     let parsed: unknown
@@ -116,6 +163,11 @@ function parseInto(text: string, name: string, namespace: string | undefined, ou
     }
     if (parsed !== undefined) {
       collect(parsed, namespace, out, seen)
+      return
+    }
+    const stream = parseJsonStream(text)
+    if (stream) {
+      for (const value of stream) collect(value, namespace, out, seen)
       return
     }
   }
@@ -171,7 +223,8 @@ export async function readManifests(
       // Stdin can be read once; naming it twice adds nothing.
       if (stdinRead) continue
       stdinRead = true
-      parseInto(await readStream(opts.stdin ?? process.stdin), STDIN_NAME, opts.namespace, images)
+      const bytes = await readStream(opts.stdin ?? process.stdin)
+      parseInto(decodeManifest(bytes, STDIN_NAME), STDIN_NAME, opts.namespace, images)
       continue
     }
     let info: Awaited<ReturnType<typeof stat>>
@@ -186,13 +239,13 @@ export async function readManifests(
       if (!files.length) warnings.push({ message: `${path}: no .yaml, .yml or .json files` })
     } else files.push(path)
     for (const file of files) {
-      let text: string
+      let bytes: Buffer
       try {
-        text = await readFile(file, 'utf8')
+        bytes = await readFile(file)
       } catch (err) {
         throw new UserError(`${file}: ${fsReason(err)}`, { cause: err })
       }
-      parseInto(text, file, opts.namespace, images)
+      parseInto(decodeManifest(bytes, file), file, opts.namespace, images)
     }
   }
   return { source: 'manifests', images: images.sort(compareContainerImages), warnings }

@@ -196,6 +196,44 @@ describe('readManifests', () => {
     )
   })
 
+  test('back-to-back JSON documents (jq output), compact and pretty, with a UTF-8 byte order mark', async () => {
+    const objs = [rendered(deployment('ns', 'api', {})), rendered(cronJob('ns', 'nightly', {}))]
+    const expected = rows(
+      await readManifests(['-'], { stdin: Readable.from([Buffer.from(yamlDocs(...objs))]) }),
+    )
+    assert.equal(expected.length, 2)
+    const compact = objs.map((o) => JSON.stringify(o)).join('\n')
+    const pretty = objs.map((o) => JSON.stringify(o, null, 2)).join('\n')
+    for (const text of [compact, pretty, `\ufeff${compact}`, objs.map((o) => JSON.stringify(o)).join('')]) {
+      const inv = await readManifests(['-'], { stdin: Readable.from([Buffer.from(text)]) })
+      assert.deepEqual(rows(inv), expected)
+    }
+  })
+
+  test('UTF-16 files with a byte order mark read like UTF-8 (Windows PowerShell writes them); NUL bytes are an error', async () => {
+    const dir = join(tmp.path, 'utf16')
+    await mkdir(dir)
+    const text = yamlDocs(rendered(deployment('ns', 'web', { containers: ['nginx:1.27.3'] })))
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])
+    const be = Buffer.from(le)
+    be.swap16()
+    await writeFile(join(dir, 'le.yaml'), le)
+    await writeFile(join(dir, 'be.yaml'), be)
+    for (const name of ['le.yaml', 'be.yaml']) {
+      assert.deepEqual(rows(await readManifests([join(dir, name)])), [
+        'ns Deployment/web container:nginx nginx:1.27.3',
+      ])
+    }
+    const noBom = join(dir, 'no-bom.yaml')
+    await writeFile(noBom, Buffer.from(text, 'utf16le'))
+    await assert.rejects(
+      readManifests([noBom]),
+      (err: Error) =>
+        err instanceof UserError &&
+        err.message === `${noBom}: not a text manifest (it holds NUL bytes); save it as UTF-8`,
+    )
+  })
+
   test('merge keys, custom tags, and aliased Lists nested ten deep read once, not exponentially', async () => {
     const dir = join(tmp.path, 'aliases')
     await mkdir(dir)
