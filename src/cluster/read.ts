@@ -7,6 +7,7 @@ import type { FieldPick } from './json-pick.ts'
 import type { ContainerImage, ContainerKind, ImageInventory, ReadWarning, WorkloadRef } from './types.ts'
 import {
   annotationsOf,
+  apiGroup,
   compareContainerImages,
   containerImages,
   digestFromImageID,
@@ -47,6 +48,8 @@ interface KindInfo {
   apiVersion: string
   resource: string
   list(s: ApiSession, q: ListQuery, o: ConfigurationOptions): Promise<unknown>
+  /** Gets one object by name: the controllers a label selector left out (see readCluster). */
+  get?(s: ApiSession, namespace: string, name: string, o: ConfigurationOptions): Promise<unknown>
 }
 
 /**
@@ -62,6 +65,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.apps.listNamespacedDeployment({ ...q, namespace }, o)
         : s.apps.listDeploymentForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.apps.readNamespacedDeployment({ name, namespace }, o),
   },
   {
     kind: 'Pod',
@@ -78,6 +82,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.apps.listNamespacedReplicaSet({ ...q, namespace }, o)
         : s.apps.listReplicaSetForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.apps.readNamespacedReplicaSet({ name, namespace }, o),
   },
   {
     kind: 'StatefulSet',
@@ -87,6 +92,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.apps.listNamespacedStatefulSet({ ...q, namespace }, o)
         : s.apps.listStatefulSetForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.apps.readNamespacedStatefulSet({ name, namespace }, o),
   },
   {
     kind: 'DaemonSet',
@@ -96,6 +102,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.apps.listNamespacedDaemonSet({ ...q, namespace }, o)
         : s.apps.listDaemonSetForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.apps.readNamespacedDaemonSet({ name, namespace }, o),
   },
   {
     kind: 'CronJob',
@@ -105,6 +112,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.batch.listNamespacedCronJob({ ...q, namespace }, o)
         : s.batch.listCronJobForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.batch.readNamespacedCronJob({ name, namespace }, o),
   },
   {
     kind: 'Job',
@@ -112,6 +120,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
     resource: 'jobs',
     list: (s, { namespace, ...q }, o) =>
       namespace ? s.batch.listNamespacedJob({ ...q, namespace }, o) : s.batch.listJobForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.batch.readNamespacedJob({ name, namespace }, o),
   },
   {
     kind: 'ReplicationController',
@@ -121,6 +130,7 @@ export const CLUSTER_KINDS: readonly KindInfo[] = [
       namespace
         ? s.core.listNamespacedReplicationController({ ...q, namespace }, o)
         : s.core.listReplicationControllerForAllNamespaces(q, o),
+    get: (s, namespace, name, o) => s.core.readNamespacedReplicationController({ name, namespace }, o),
   },
 ]
 
@@ -129,6 +139,8 @@ interface Rec {
   ref: WorkloadRef
   uid: string
   ownerUid?: string
+  /** The controller owner's kind, group and name (ownerUid's), to get it when it was not listed. */
+  owner?: { kind: string; group: string; name: string }
   annotations: Record<string, string>
   rows: ContainerImage[]
   /** Pods: [container kind, container name, digest] from the container statuses. */
@@ -139,7 +151,7 @@ interface MetaLike {
   name?: string
   namespace?: string
   uid?: string
-  ownerReferences?: Array<{ uid?: string; controller?: boolean }>
+  ownerReferences?: Array<{ uid?: string; controller?: boolean; kind?: string; name?: string; apiVersion?: string }>
 }
 
 const STATUS_FIELDS: ReadonlyArray<[string, ContainerKind]> = [
@@ -174,7 +186,11 @@ function reduce(info: KindInfo, item: unknown): Rec {
   }
   const owners = meta.ownerReferences ?? []
   const owner = owners.find((r) => r.controller) ?? owners[0]
-  if (owner?.uid) rec.ownerUid = owner.uid
+  if (owner?.uid) {
+    rec.ownerUid = owner.uid
+    if (typeof owner.kind === 'string' && typeof owner.name === 'string')
+      rec.owner = { kind: owner.kind, group: apiGroup(String(owner.apiVersion ?? '')), name: owner.name }
+  }
   if (info.kind === 'Pod') {
     rec.digests = []
     const status = (item as { status?: Record<string, unknown> }).status ?? {}
@@ -347,6 +363,10 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
         await Promise.all(list.map((ns) => readNamespace(info, ns)))
       }),
     )
+    // A selector can leave out a controller whose own labels differ from its pods' (a Deployment Helm labels
+    // otherwise): get those by name, level by level, so the pods fold into the workload and old ReplicaSets
+    // do not show up as workloads of their own.
+    if (opts.selector) await getUnlistedOwners(s, recs)
     return {
       source: 'cluster',
       context: s.context,
@@ -361,6 +381,43 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
     }
   } finally {
     await s.close()
+  }
+}
+
+/** Gets the controllers (of the kinds read) that own listed objects but were not listed; 403 and 404 leave them out. */
+async function getUnlistedOwners(s: ApiSession, recs: Rec[]): Promise<void> {
+  const uids = new Set(recs.map((r) => r.uid))
+  const tried = new Set<string>()
+  // Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob: two levels up, one more for safety.
+  for (let level = 0; level < 3; level++) {
+    const wanted: Array<{ info: KindInfo; namespace: string; name: string }> = []
+    for (const r of recs) {
+      const owner = r.owner
+      const namespace = r.ref.namespace
+      if (!owner || !r.ownerUid || uids.has(r.ownerUid) || !namespace) continue
+      const info = CLUSTER_KINDS.find((k) => k.kind === owner.kind && apiGroup(k.apiVersion) === owner.group)
+      const key = `${owner.kind}/${namespace}/${owner.name}`
+      if (!info?.get || tried.has(key)) continue
+      tried.add(key)
+      wanted.push({ info, namespace, name: owner.name })
+    }
+    if (wanted.length === 0) return
+    const got = await Promise.all(
+      wanted.map(async ({ info, namespace, name }) => {
+        const what = `get ${info.resource} ${namespace}/${name}`
+        try {
+          return reduce(info, await s.call(what, (o) => info.get!(s, namespace, name, o)))
+        } catch (err) {
+          if (err instanceof ApiStatus && (err.code === 403 || err.code === 404)) return undefined
+          throw s.fatal(err, what)
+        }
+      }),
+    )
+    for (const rec of got) {
+      if (!rec || uids.has(rec.uid)) continue
+      uids.add(rec.uid)
+      recs.push(rec)
+    }
   }
 }
 

@@ -62,7 +62,7 @@ export function workloadPick(kind: string): { metadata: FieldPick; spec: FieldPi
       namespace: true,
       uid: true,
       annotations: true,
-      ownerReferences: { uid: true, controller: true },
+      ownerReferences: { uid: true, controller: true, kind: true, name: true, apiVersion: true },
     },
     spec:
       kind === 'Pod'

@@ -575,3 +575,50 @@ test("a context without a user still trusts the cluster's CA (a file relative to
   const { kc } = await loadKubeConfig({ kubeconfig: file, env: {} })
   assert.equal(await clusterVersion(kc), 'v1.31.4')
 })
+
+describe('readCluster -l: controllers labelled otherwise than their pods', () => {
+  // Helm-style: the Deployment carries only the release label, its pods also `app`; an old revision's
+  // ReplicaSet still carries the pod labels. `-l app=shopfront` lists the pods and that ReplicaSet only.
+  const shop = deployment('helm', 'shopfront', {
+    labels: { 'app.kubernetes.io/instance': 'shop' },
+    podLabels: { app: 'shopfront' },
+    containers: ['nginx:1.27.3'],
+    annotations: { 'kubectl-images.io/policy': 'semver()' },
+  })
+  const objects = cluster([
+    ...withPods(shop),
+    replicaSet('helm', 'shopfront-0ld0ld0ld0', {
+      owner: shop,
+      replicas: 0,
+      labels: { app: 'shopfront' },
+      containers: ['nginx:1.19.0'],
+    }),
+  ])
+  const liveRs = objects.find((o) => o.kind === 'ReplicaSet' && o.metadata.name !== 'shopfront-0ld0ld0ld0')
+  let other: KubeApi
+  let file: string
+  before(async () => {
+    other = await startKubeApi({ objects, tokens: { t: 'alice' } })
+    file = join(tmp.path, 'helm.kubeconfig')
+    await other.writeKubeconfig(file, { token: 't', namespace: 'helm' })
+  })
+  after(() => other?.stop())
+
+  test('pods and the old ReplicaSet fold into the Deployment the selector left out, fetched by name', async () => {
+    const { kc } = await loadKubeConfig({ kubeconfig: file, env: {} })
+    other.clearRequests()
+    const inv = await readCluster(kc, { selector: 'app=shopfront' })
+    assert.deepEqual(rows(inv), ['helm/Deployment/shopfront container:nginx nginx:1.27.3 pods=1 digests=1'])
+    assert.equal(inv.images[0]?.annotations['kubectl-images.io/policy'], 'semver()')
+    const gets = other.requests.filter((r) => r.verb === 'get').map((r) => `${r.resource}/${r.name}`)
+    assert.deepEqual(gets.sort(), ['deployments/shopfront', `replicasets/${liveRs?.metadata.name}`])
+  })
+
+  test('without a selector nothing is fetched by name', async () => {
+    const { kc } = await loadKubeConfig({ kubeconfig: file, env: {} })
+    other.clearRequests()
+    const inv = await readCluster(kc)
+    assert.deepEqual(rows(inv), ['helm/Deployment/shopfront container:nginx nginx:1.27.3 pods=1 digests=1'])
+    assert.ok(other.requests.every((r) => r.verb !== 'get'))
+  })
+})
