@@ -22,6 +22,8 @@ export interface LoadKubeConfigOptions {
   env?: NodeJS.ProcessEnv
   /** Where the in-cluster service account files live (tests). */
   serviceAccountDir?: string
+  /** Whether stdin is a terminal an exec plugin may prompt on (default: process.stdin's). */
+  stdinIsTerminal?: boolean
   /** --disable-compression: as `disable-compression: true` on the cluster. */
   disableCompression?: boolean
   /** What the command offers instead of a cluster, ending the "no kubeconfig found" error (`use -f ...`). */
@@ -264,6 +266,10 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     throw new UserError(`kubeconfig ${cluster.file}: cluster "${clusterName}" is invalid`)
   if (userName && !kc.getCurrentUser()) {
     throw new UserError(`kubeconfig ${user?.file}: user "${userName}" cannot be loaded`)
+  }
+  if (kc.getCurrentUser()?.exec && isRecord(cluster.body.cluster)) {
+    const { runExecPluginsLikeKubectl } = await import('./exec-plugin.ts')
+    runExecPluginsLikeKubectl(kc, cluster.body.cluster, opts.stdinIsTerminal)
   }
   const disabled = isRecord(cluster.body.cluster) && cluster.body.cluster['disable-compression'] === true
   const url = kc.getCurrentCluster()?.server ?? server

@@ -151,7 +151,13 @@ interface MetaLike {
   name?: string
   namespace?: string
   uid?: string
-  ownerReferences?: Array<{ uid?: string; controller?: boolean; kind?: string; name?: string; apiVersion?: string }>
+  ownerReferences?: Array<{
+    uid?: string
+    controller?: boolean
+    kind?: string
+    name?: string
+    apiVersion?: string
+  }>
 }
 
 const STATUS_FIELDS: ReadonlyArray<[string, ContainerKind]> = [

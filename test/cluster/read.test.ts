@@ -384,6 +384,43 @@ describe('readCluster', () => {
     }
   })
 
+  test('an exec plugin runs as kubectl runs it: KUBERNETES_EXEC_INFO with the cluster, stdin closed when not interactive', async () => {
+    const dir = join(tmp.path, 'exec-info')
+    await mkdir(dir, { recursive: true })
+    const plugin = join(dir, 'plugin')
+    // It records what it was told, then asks for a code: with no terminal it must read end-of-file, not wait.
+    await writeFile(
+      plugin,
+      [
+        '#!/bin/sh',
+        `printf '%s' "$KUBERNETES_EXEC_INFO" > "${join(dir, 'info.json')}"`,
+        'read -r code',
+        `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"alice-token"}}'`,
+        '',
+      ].join('\n'),
+    )
+    await chmod(plugin, 0o755)
+    const file = join(dir, 'config')
+    await writeFile(
+      file,
+      api
+        .kubeconfig({ token: 'alice-token' })
+        .replace(
+          / {4}token: .*/,
+          `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./plugin\n      interactiveMode: IfAvailable\n      provideClusterInfo: true`,
+        ),
+    )
+    const { kc } = await loadKubeConfig({ kubeconfig: file, env: {}, stdinIsTerminal: false })
+    const inv = await readCluster(kc, { namespace: 'tools' })
+    assert.ok(inv.images.length > 0)
+    const info = JSON.parse(await readFile(join(dir, 'info.json'), 'utf8'))
+    assert.equal(info.kind, 'ExecCredential')
+    assert.equal(info.apiVersion, 'client.authentication.k8s.io/v1')
+    assert.equal(info.spec.interactive, false)
+    assert.equal(info.spec.cluster.server, api.url)
+    assert.equal(Buffer.from(info.spec.cluster['certificate-authority-data'], 'base64').toString(), api.caPem)
+  })
+
   test('a failing credential plugin: one line, stderr kept, stdout never shown', async () => {
     const cases: Array<[string, string]> = [
       ['echo "token expired, run login" >&2; exit 3', 'failed: token expired, run login'],
