@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core'
 import type { RegistryAccess, RegistryClient } from '../registry/client.ts'
 import type { TagExclusions } from '../registry/exclude.ts'
 import { UserError } from '../util/errors.ts'
+import { proxyFromEnv } from '../util/proxy.ts'
 import { parseDuration, parseTimeout } from './base.ts'
 
 /** Flags every command that talks to registries shares. */
@@ -130,6 +131,7 @@ export async function setupRegistry(flags: RegistryFlagValues, version: string):
       source: resolved.source,
     }
   }
+  const proxy = proxyFromEnv(process.env)
   const client: RegistryClient = new RegistryClient({
     access,
     http: {
@@ -137,6 +139,7 @@ export async function setupRegistry(flags: RegistryFlagValues, version: string):
       retries: flags.retries,
       concurrencyPerHost: flags.concurrency,
       userAgent: `kubectl-images/${version}`,
+      ...(proxy ? { proxy } : {}),
     },
   })
   return { client, exclusions, signal: AbortSignal.timeout(deadlineMs) }

@@ -10,6 +10,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { parseDocument } from 'yaml'
 import { UserError } from '../util/errors.ts'
+import { proxyFor, proxyFromEnv } from '../util/proxy.ts'
 
 export interface LoadKubeConfigOptions {
   /** --kubeconfig: this file only. */
@@ -244,10 +245,21 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
   const users = [...merged.users.values()].map((u) => (u.name === userName && user ? user.body : u.body))
   if (!userName) users.push({ name: NO_USER, user: {} })
   const contexts = [...merged.contexts.values()].filter((c) => c.name !== contextName).map((c) => c.body)
+  // HTTPS_PROXY and NO_PROXY as kubectl honours them (client-node reads only the cluster's proxy-url).
+  const clusters = [...merged.clusters.values()].map((c) => c.body)
+  const chosen = cluster.body.cluster
+  if (isRecord(chosen) && chosen['proxy-url'] === undefined) {
+    const proxy = proxyFor(server, proxyFromEnv(opts.env ?? process.env))
+    if (proxy)
+      clusters[clusters.indexOf(cluster.body)] = {
+        ...cluster.body,
+        cluster: { ...chosen, 'proxy-url': proxy },
+      }
+  }
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [...merged.clusters.values()].map((c) => c.body),
+    clusters,
     contexts: [{ name: contextName, context }, ...contexts],
     users,
     'current-context': contextName,

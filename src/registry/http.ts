@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { Agent, request, errors as undiciErrors } from 'undici'
+import { Agent, type Dispatcher, ProxyAgent, request, errors as undiciErrors } from 'undici'
 import { Semaphore, sleep } from '../util/limit.ts'
+import { type ProxySettings, proxyFor } from '../util/proxy.ts'
 import { RegistryError } from './errors.ts'
 
 export interface TlsSettings {
@@ -22,6 +23,8 @@ export interface HttpOptions {
   /** Largest response body we read, in bytes (a tag list of 100k tags is ~3 MB). */
   maxBodyBytes: number
   userAgent: string
+  /** Proxies from the environment (src/util/proxy.ts decides per host); none when unset. */
+  proxy?: ProxySettings
 }
 
 export const defaultHttpOptions: HttpOptions = {
@@ -73,7 +76,7 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
  */
 export class HttpTransport {
   readonly options: HttpOptions
-  private readonly agents = new Map<string, Agent>()
+  private readonly agents = new Map<string, Dispatcher>()
   /** Hosts that could not be connected to through every retry (see send). */
   private readonly unreachable = new Map<string, RegistryError>()
   private readonly limits = new Map<string, Semaphore>()
@@ -82,8 +85,9 @@ export class HttpTransport {
     this.options = { ...defaultHttpOptions, ...options }
   }
 
-  private agentFor(tls: TlsSettings): Agent {
-    const key = `${tls.skipTlsVerify}|${tls.caFile ?? ''}`
+  private agentFor(tls: TlsSettings, url: URL): Dispatcher {
+    const proxy = proxyFor(url, this.options.proxy)
+    const key = `${tls.skipTlsVerify}|${tls.caFile ?? ''}|${proxy ?? ''}`
     let agent = this.agents.get(key)
     if (!agent) {
       let ca: Buffer | undefined
@@ -94,13 +98,16 @@ export class HttpTransport {
           throw new RegistryError('config', `cannot read CA file ${tls.caFile}: ${(error as Error).message}`)
         }
       }
-      agent = new Agent({
-        connect: { rejectUnauthorized: !tls.skipTlsVerify, ...(ca ? { ca } : {}) },
+      const connect = { rejectUnauthorized: !tls.skipTlsVerify, ...(ca ? { ca } : {}) }
+      const options = {
+        connect,
         connections: this.options.concurrencyPerHost,
         headersTimeout: this.options.requestTimeoutMs,
         bodyTimeout: this.options.requestTimeoutMs,
         connectTimeout: Math.min(this.options.requestTimeoutMs, 10_000),
-      })
+      }
+      // Through a proxy the registry's TLS settings go in requestTls (the tunnel's far end).
+      agent = proxy ? new ProxyAgent({ ...options, uri: proxy, requestTls: connect }) : new Agent(options)
       this.agents.set(key, agent)
     }
     return agent
@@ -130,7 +137,7 @@ export class HttpTransport {
         method: init.method,
         headers: { 'user-agent': this.options.userAgent, ...init.headers },
         ...(init.body === undefined ? {} : { body: init.body }),
-        dispatcher: this.agentFor(tls),
+        dispatcher: this.agentFor(tls, url),
         signal: combined,
       })
       const chunks: Buffer[] = []

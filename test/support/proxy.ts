@@ -9,6 +9,8 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http'
+import { connect, createServer as createNetServer, type Socket } from 'node:net'
+import { networkInterfaces } from 'node:os'
 import { closeServer, hostPort, listen, sleep } from './lifecycle.ts'
 
 interface FaultBase {
@@ -569,5 +571,102 @@ export async function startEchoHost(opts: EchoHostOptions = {}): Promise<EchoHos
     url: `http://${hostPort(host, port)}`,
     host: hostPort(host, port),
     stop: () => closeServer(server),
+  }
+}
+
+/** A forward proxy as corporate ones work: CONNECT tunnels for HTTPS, absolute-form requests for plain HTTP. */
+export interface ConnectProxy {
+  url: string
+  /** `host:port` of each tunnel or forwarded request, in order. */
+  tunnels: string[]
+  stop(): Promise<void>
+}
+
+export async function startConnectProxy(): Promise<ConnectProxy> {
+  const tunnels: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((req, res) => {
+    let target: URL
+    try {
+      target = new URL(req.url ?? '')
+    } catch {
+      res.writeHead(400)
+      res.end()
+      return
+    }
+    tunnels.push(target.host)
+    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const target = req.url ?? ''
+    tunnels.push(target)
+    const colon = target.lastIndexOf(':')
+    const upstream = connect(
+      Number(target.slice(colon + 1)),
+      target.slice(0, colon).replace(/^\[|\]$/g, ''),
+      () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(client)
+        client.pipe(upstream)
+      },
+    )
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    }
+    upstream.on('error', () => client.destroy())
+    client.on('error', () => upstream.destroy())
+  })
+  const port = await listen(server, '127.0.0.1')
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tunnels,
+    async stop() {
+      for (const socket of sockets) socket.destroy()
+      await closeServer(server)
+    },
+  }
+}
+
+/** An IPv4 address of this machine that is not loopback (proxies are never used for loopback), if it has one. */
+export function nonLoopbackAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces()))
+    for (const address of list ?? [])
+      if (address.family === 'IPv4' && !address.internal) return address.address
+  return undefined
+}
+
+/** Forwards TCP connections from `host` (a port of its own) to 127.0.0.1:`port`. */
+export async function startTcpForwarder(
+  host: string,
+  port: number,
+): Promise<{ host: string; stop(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createNetServer((client) => {
+    const upstream = connect(port, '127.0.0.1')
+    client.pipe(upstream)
+    upstream.pipe(client)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  return {
+    host: `${host}:${(server.address() as { port: number }).port}`,
+    async stop() {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
   }
 }
