@@ -298,7 +298,8 @@ export class RegistryClient {
       for (const tag of parseTagList(res.body, what, state.domain)) tags.add(tag)
       const next = nextLink(res)
       if (!next) break
-      const target = new URL(next, url)
+      // Relative to the URL that answered (after any redirect), as a browser resolves it.
+      const target = new URL(next, res.url)
       pagesRead.add(url.href)
       if (pagesRead.has(target.href)) {
         throw new RegistryError(
@@ -403,11 +404,20 @@ export class RegistryClient {
     if (pending) return (await pending).header
     // Repository-specific credentials get a token of their own.
     const scopes = fresh || state.scopeAccess.has(scope) ? [scope] : this.batchScopes(state, scope)
-    const request = this.fetchToken(state, challenge, scopes, signal)
+    // Some token servers (Harbor, GitLab) refuse a whole request when one scope in it is not allowed: then
+    // this repository asks alone, and the others ask for themselves.
+    let granted = scopes
+    const request = this.fetchToken(state, challenge, scopes, signal).catch((error: unknown) => {
+      if (scopes.length > 1 && error instanceof RegistryError && error.kind === 'unauthorized') {
+        granted = [scope]
+        return this.fetchToken(state, challenge, granted, signal)
+      }
+      throw error
+    })
     for (const s of scopes) state.pendingTokens.set(s, request)
     try {
       const token = await request
-      for (const s of scopes) state.tokens.set(s, token)
+      for (const s of granted) state.tokens.set(s, token)
       return token.header
     } finally {
       for (const s of scopes) state.pendingTokens.delete(s)
@@ -491,9 +501,14 @@ export class RegistryClient {
       res = await get()
     }
     if (res.status === 401 || res.status === 403) {
+      const sent = creds && (creds.identityToken || creds.username !== undefined) && mayCarryCredentials
       throw new RegistryError(
         'unauthorized',
-        `the token server for ${state.domain} rejected ${creds ? `the credentials from ${source}` : 'an anonymous request'}; ${LOGIN_HINT}`,
+        sent
+          ? `the token server for ${state.domain} rejected the credentials from ${source}; ${LOGIN_HINT}`
+          : creds
+            ? `the token server for ${state.domain} refused a request without credentials: the credentials from ${source} are not sent to its plain-HTTP realm on another host (${realm.host}); the registry should name an https realm`
+            : `the token server for ${state.domain} rejected an anonymous request; ${LOGIN_HINT}`,
         { status: res.status },
       )
     }

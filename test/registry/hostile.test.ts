@@ -2,11 +2,13 @@
 // exactly the case under test.
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { test } from 'node:test'
 import { parseTimeout } from '../../src/cli/base.ts'
 import { RegistryClient, type RegistryCredentials } from '../../src/registry/client.ts'
 import { rejection } from '../support/assertions.ts'
-import { closeServer, listen } from '../support/lifecycle.ts'
+import { CertFactory } from '../support/certs.ts'
+import { closeServer, listen, makeTempDir } from '../support/lifecycle.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, port: number) => void
 
@@ -183,4 +185,100 @@ test('timeouts take 1ms to 596h', () => {
   assert.throws(() => parseTimeout('0s', 'timeout'), /--timeout must be between 1ms and 596h \(got "0s"\)/)
   assert.throws(() => parseTimeout('600h', 'request-timeout'), /--request-timeout must be between/)
   assert.throws(() => parseTimeout('soon', 'timeout'), /takes a duration/)
+})
+
+test('a token server that refuses a whole batch for one scope: each repository then asks alone', async () => {
+  const registry = await serve((req, res, port) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/token') {
+      const scopes = url.searchParams.getAll('scope')
+      // Like Harbor or GitLab: one scope the account may not pull fails the request.
+      if (scopes.some((s) => s.includes('locked/'))) {
+        res.writeHead(401)
+        return res.end()
+      }
+      return json(res, { token: scopes.join(' ') })
+    }
+    const repo = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname)?.[1]
+    if (repo && (req.headers.authorization ?? '').includes(`repository:${repo}:pull`))
+      return json(res, { name: repo, tags: ['1.0.0'] })
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="s"` })
+    res.end()
+  })
+  const c = client({ username: 'u', password: 'p' })
+  try {
+    const domain = `127.0.0.1:${registry.port}`
+    await c.expect([
+      { domain, path: 'team/app' },
+      { domain, path: 'locked/app' },
+    ])
+    assert.deepEqual(await c.listTags({ domain, path: 'team/app' }), ['1.0.0'])
+    const error = await rejection(c.listTags({ domain, path: 'locked/app' }))
+    assert.equal(error.kind, 'unauthorized')
+  } finally {
+    await c.close()
+    await closeServer(registry.server)
+  }
+})
+
+test('a relative next-page Link is read against the URL that answered, after a redirect', async () => {
+  const registry = await serve((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/v2/') return json(res, {})
+    if (url.pathname === '/v2/a/b/tags/list' && !url.searchParams.has('last')) {
+      res.writeHead(307, { location: `/mirror/v2/a/b/tags/list${url.search}` })
+      return res.end()
+    }
+    if (url.pathname === '/mirror/v2/a/b/tags/list') {
+      if (url.searchParams.get('last') === 'b') return json(res, { name: 'a/b', tags: ['c'] })
+      return json(res, { name: 'a/b', tags: ['a', 'b'] }, { link: '<list?last=b&n=2>; rel="next"' })
+    }
+    res.writeHead(404)
+    res.end()
+  })
+  const c = client()
+  try {
+    assert.deepEqual(await c.listTags({ domain: `127.0.0.1:${registry.port}`, path: 'a/b' }), ['a', 'b', 'c'])
+  } finally {
+    await c.close()
+    await closeServer(registry.server)
+  }
+})
+
+test('credentials withheld from a plain-HTTP token realm on another host: the error says so', async () => {
+  const tokens = await serve((_req, res) => {
+    res.writeHead(401)
+    res.end()
+  })
+  // An HTTPS registry (self-signed, verification skipped) whose realm is plain HTTP elsewhere.
+  const dir = await makeTempDir('hostile-tls')
+  const cert = await (await CertFactory.create(dir.path, 1)).issue('/CN=127.0.0.1', 'server_ext')
+  const registry = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => {
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://localhost:${tokens.port}/token"` })
+    res.end()
+  })
+  const port = await listen(registry, '127.0.0.1')
+  const c = new RegistryClient({
+    access: async () => ({
+      insecure: false,
+      skipTlsVerify: true,
+      source: 'docker config auths',
+      credentials: { username: 'u', password: 'hunter2' },
+    }),
+    http: { retries: 0 },
+  })
+  try {
+    const error = await rejection(c.listTags({ domain: `127.0.0.1:${port}`, path: 'a/b' }))
+    assert.equal(error.kind, 'unauthorized')
+    assert.match(
+      error.message,
+      /^the token server for 127\.0\.0\.1:\d+ refused a request without credentials: the credentials from docker config auths are not sent to its plain-HTTP realm on another host \(localhost:\d+\)/,
+    )
+    assert.ok(tokens.seen.every((req) => req.headers.authorization === undefined))
+  } finally {
+    await c.close()
+    await closeServer(registry)
+    await closeServer(tokens.server)
+    await dir.remove()
+  }
 })
