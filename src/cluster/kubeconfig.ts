@@ -228,11 +228,8 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     }
     // kubectl reads token-file lazily and trims it; client-node reads it eagerly (relative to the working
     // directory) and keeps the newline. Read it here for the user in use and hand client-node the token.
-    if (
-      isRecord(user.body.user) &&
-      typeof user.body.user['token-file'] === 'string' &&
-      !user.body.user.token
-    ) {
+    // With both set, the file wins, as in client-go (BearerTokenFile over BearerToken).
+    if (isRecord(user.body.user) && typeof user.body.user['token-file'] === 'string') {
       const token = await tokenFromFile(user.body.user['token-file'], `user "${userName}" in ${user.file}`)
       const { 'token-file': _, ...rest } = user.body.user
       user = { ...user, body: { ...user.body, user: { ...rest, token } } }

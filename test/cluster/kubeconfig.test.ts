@@ -157,6 +157,24 @@ describe('KUBECONFIG with several files', () => {
     assert.equal(kc.getCurrentUser()?.token, 'dev-token')
   })
 
+  test('a user with token and token-file: the file wins, as in client-go', async () => {
+    const dir = join(tmp.path, 'both-tokens')
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'fresh.token'), 'fresh-token\n')
+    const path = join(dir, 'config')
+    await writeFile(
+      path,
+      config({
+        current: 'k',
+        clusters: [{ name: 'c', server: 'https://both.example' }],
+        contexts: [{ name: 'k', cluster: 'c', user: 'u' }],
+        users: [{ name: 'u', body: 'token: stale-token\ntoken-file: fresh.token' }],
+      }),
+    )
+    const { kc } = await loadKubeConfig({ kubeconfig: path, env: {} })
+    assert.equal(kc.getCurrentUser()?.token, 'fresh-token')
+  })
+
   test('--kubeconfig wins over KUBECONFIG', async () => {
     const { context } = await loadKubeConfig({ kubeconfig: second, env: { KUBECONFIG: first } })
     assert.equal(context, 'prod')
