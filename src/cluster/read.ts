@@ -12,6 +12,7 @@ import {
   containerImages,
   digestFromImageID,
   podSpecOf,
+  runsSpecTag,
   workloadPick,
 } from './workloads.ts'
 
@@ -466,6 +467,12 @@ function assemble(recs: Rec[]): ContainerImage[] {
     entry.pods++
     for (const [kind, name, digest] of pod.digests ?? []) {
       const key = `${kind}/${name}`
+      // A pod of an older revision runs another tag: its digest is not what the spec's tag gives.
+      if (entry.top !== pod) {
+        const specRow = entry.rows.find((x) => rowKey(x) === key)
+        const podRow = pod.rows.find((x) => rowKey(x) === key)
+        if (specRow && podRow && !runsSpecTag(specRow.image, podRow.image)) continue
+      }
       let at = entry.digestKeys.indexOf(key)
       if (at < 0) {
         at = entry.digestKeys.length

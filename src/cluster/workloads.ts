@@ -164,3 +164,24 @@ export function compareContainerImages(a: ContainerImage, b: ContainerImage): nu
     cmp(a.container, b.container)
   )
 }
+
+/** The tag (`latest` when it names neither tag nor digest) and digest of an image, read leniently. */
+function tagAndDigest(image: string): [string, string] {
+  const at = image.indexOf('@')
+  const name = at < 0 ? image : image.slice(0, at)
+  const digest = at < 0 ? '' : image.slice(at + 1)
+  const slash = name.lastIndexOf('/')
+  const colon = name.lastIndexOf(':')
+  return [colon > slash ? name.slice(colon + 1) : digest ? '' : 'latest', digest]
+}
+
+/**
+ * Whether a pod's container runs the tag its workload's spec names: a pod of an older revision (a rollout in
+ * progress) does not. The repository is not compared, so a webhook that rewrites the registry (a mirror) or
+ * adds a digest keeps the pod's digests with its workload.
+ */
+export function runsSpecTag(specImage: string, podImage: string): boolean {
+  const [specTag, specDigest] = tagAndDigest(specImage.trim())
+  const [podTag, podDigest] = tagAndDigest(podImage.trim())
+  return specTag === podTag && (!specDigest || !podDigest || specDigest === podDigest)
+}

@@ -261,6 +261,9 @@ async function deployedProblems(
       if (actual.digest) {
         return (await resolver.related(repo, actual.digest, want)) ? [] : differs('deployed digest differs')
       }
+      // The spec deploys another tag than the pin: drift, whatever older pods still run.
+      if (expected.tag !== undefined && (actual.tag ?? 'latest') !== expected.tag)
+        return differs('deployed tag differs')
       if (row.runningDigests.length > 0) {
         const off: string[] = []
         for (const running of row.runningDigests)

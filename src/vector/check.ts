@@ -144,11 +144,14 @@ function compare(
 ): { status: DeployedRow['status']; reason?: string } {
   if (deployed.name !== expected.name) return { status: 'differs', reason: 'another repository' }
   if (expected.digest) {
-    if (deployed.digest === expected.digest || runningDigests.includes(expected.digest))
-      return { status: 'matches' }
+    if (deployed.digest === expected.digest) return { status: 'matches' }
     if (deployed.digest) return { status: 'differs', reason: 'another digest' }
-    if (expected.tag && deployed.tag === expected.tag)
-      return { status: 'matches', reason: 'same tag; the digest was not compared' }
+    // The spec deploys another tag: whatever older pods still run, that is not the vector's image.
+    if (expected.tag && deployed.tag !== expected.tag) return { status: 'differs', reason: 'another tag' }
+    if (runningDigests.includes(expected.digest)) return { status: 'matches' }
+    if (runningDigests.length > 0)
+      return { status: 'differs', reason: `its pods run ${runningDigests.join(', ')}` }
+    if (expected.tag) return { status: 'matches', reason: 'same tag; the digest was not compared' }
     return { status: 'differs', reason: 'another tag' }
   }
   if (!expected.tag) {

@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import { loadKubeConfig } from '../../src/cluster/kubeconfig.ts'
 import { CLUSTER_KINDS, clusterVersion, readCluster, readPullSecretConfigs } from '../../src/cluster/read.ts'
 import type { ContainerImage, ImageInventory } from '../../src/cluster/types.ts'
+import { runsSpecTag } from '../../src/cluster/workloads.ts'
 import { UserError } from '../../src/util/errors.ts'
 import { type KubeApi, type KubeconfigOptions, startKubeApi } from '../support/kube-api.ts'
 import {
@@ -657,5 +658,41 @@ describe('readCluster -l: controllers labelled otherwise than their pods', () =>
     const inv = await readCluster(kc)
     assert.deepEqual(rows(inv), ['helm/Deployment/shopfront container:nginx nginx:1.27.3 pods=1 digests=1'])
     assert.ok(other.requests.every((r) => r.verb !== 'get'))
+  })
+})
+
+describe('readCluster: a rollout in progress', () => {
+  // The spec moved to 1.27.3; one pod of the old revision still runs 1.26.0.
+  const app = deployment('roll', 'app', { containers: ['nginx:1.27.3'] })
+  const objects = withPods(app)
+  const oldRs = replicaSet('roll', 'app-0ld0ld0ld0', { owner: app, containers: ['nginx:1.26.0'] })
+  const oldPod = pod('roll', 'app-0ld0ld0ld0-x1', { owner: oldRs, containers: ['nginx:1.26.0'] })
+  let other: KubeApi
+  let file: string
+  before(async () => {
+    other = await startKubeApi({ objects: cluster([...objects, oldRs, oldPod]), tokens: { t: 'alice' } })
+    file = join(tmp.path, 'roll.kubeconfig')
+    await other.writeKubeconfig(file, { token: 't', namespace: 'roll' })
+  })
+  after(() => other?.stop())
+
+  test("the old revision's pods count, but their digest is not the spec tag's: no drift", async () => {
+    const { kc } = await loadKubeConfig({ kubeconfig: file, env: {} })
+    const inv = await readCluster(kc)
+    assert.equal(inv.images.length, 1)
+    const row = inv.images[0]!
+    assert.equal(row.image, 'nginx:1.27.3')
+    assert.equal(row.pods, 2)
+    assert.deepEqual(row.runningDigests, [digestOf('nginx:1.27.3')])
+  })
+
+  test('runsSpecTag compares tags (and digests when both name one), not registries', () => {
+    assert.equal(runsSpecTag('nginx:1.27.3', 'nginx:1.27.3'), true)
+    assert.equal(runsSpecTag('nginx:1.27.3', 'nginx:1.26.0'), false)
+    assert.equal(runsSpecTag('nginx:1.27.3', 'mirror.example/library/nginx:1.27.3'), true, 'a mirror webhook')
+    assert.equal(runsSpecTag('nginx:1.27.3', `nginx:1.27.3@${DRIFT}`), true, 'a digest-pinning webhook')
+    assert.equal(runsSpecTag(`nginx:1.27.3@${DRIFT}`, `nginx:1.27.3@sha256:${'c'.repeat(64)}`), false)
+    assert.equal(runsSpecTag('localhost:5000/app', 'localhost:5000/app:latest'), true)
+    assert.equal(runsSpecTag(`app@${DRIFT}`, `app@${DRIFT}`), true)
   })
 })

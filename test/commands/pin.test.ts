@@ -241,6 +241,33 @@ describe('kubectl images pin against a test API server and a real registry', () 
     })
   })
 
+  test('pin --check: a spec on another tag than the pin is drift, whatever digest its pods run', async () => {
+    // The pods of shop/web run 1.0's digest; the pin names that digest under tag 1.1.
+    const file = join(dir, 'moved.yaml')
+    await writeFile(
+      file,
+      [
+        'images:',
+        `  - image: ${r}/team/app`,
+        `    resultImage: ${r}/team/app:1.1@${app['1.0']}`,
+        '    namespace: shop',
+        '    deployment: Deployment/web',
+        '    container: web',
+        '',
+      ].join('\n'),
+    )
+    const report = await checkPins({ ...request(), namespace: 'shop', selector: 'app=web', check: file })
+    assert.equal(checkExitCode(report), 3)
+    assert.equal(report.summary.drift, 1)
+    // Not only the tag having moved in the registry: the deployed tag itself differs from the pin.
+    assert.deepEqual(
+      report.items.flatMap((item) =>
+        item.problems.filter((p) => p.type === 'deployed-differs').map((p) => p.message),
+      ),
+      ['deployed tag differs'],
+    )
+  })
+
   test('--from-running pins what the pods run; a fixed entry settles a workload with drift', async () => {
     const drift = await collectPins({ ...request(), 'all-namespaces': true, 'from-running': true })
     assert.deepEqual(drift.errors, [
