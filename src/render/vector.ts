@@ -153,7 +153,8 @@ export function renderFlatVector(
   flat: Array<Record<string, unknown>>,
   caBundle?: CABundle,
 ): string {
-  const doc = new Document({ images: flat, ...(caBundle?.inline ? { caBundle } : {}) })
+  // YAML 1.1 quoting: Gardener reads vectors with go-yaml v2, where an unquoted tag `yes` or `on` is a boolean.
+  const doc = new Document({ images: flat, ...(caBundle?.inline ? { caBundle } : {}) }, { version: '1.1' })
   const skipped = report.items.filter((i) => i.error).map((i) => i.name)
   const comment = [
     ` Resolved by kubectl images vector from ${report.file}${report.overwrites.length ? ` and ${report.overwrites.map((o) => o.file).join(', ')}` : ''}`,

@@ -102,6 +102,10 @@ interface Source {
 /** Reads the base vector and the overwrites, and merges them. Throws VectorReadError for invalid files. */
 export async function loadVector(request: LoadRequest): Promise<LoadedVector> {
   const env = request.env ?? process.env
+  // Stdin can be read once: a second `-` would silently read nothing.
+  if ([request.file, ...(request.overwrites ?? [])].filter((path) => path === '-').length > 1) {
+    throw new UserError('stdin (-) can be given once, as the vector or as one --overwrite', { exitCode: 2 })
+  }
   const label = request.file === '-' ? '<stdin>' : request.file
   const text = await readText(request.file, 'image vector', request.stdin)
   if (isComponentOverwrite(text)) {

@@ -142,7 +142,9 @@ function excludedText(c: Candidate, entry: ImageSource, opts: FindOptions): stri
     case 'targetVersion':
       return `targetVersion "${entry.targetVersion}" excludes ${opts.targetVersion}`
     default:
-      return `architectures [${(entry.architectures ?? []).join(', ')}] exclude ${opts.architecture ?? 'amd64'}`
+      return entry.architectures
+        ? `architectures [${entry.architectures.join(', ')}] exclude ${opts.architecture ?? 'amd64'}`
+        : `architectures (default [amd64, arm64]) exclude ${opts.architecture ?? 'amd64'}`
   }
 }
 

@@ -98,9 +98,12 @@ export function validateCABundle(
 ): FieldIssue[] {
   if (bundle?.inline === undefined) return []
   const field = `${root}.inline`
+  // pem.Decode takes the first block, whatever follows; Gardener then wants it to be a CERTIFICATE.
+  const first = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/.exec(bundle.inline)
   let cert: X509Certificate
   try {
-    cert = new X509Certificate(bundle.inline)
+    if (first?.[1] !== 'CERTIFICATE') throw new Error('the first PEM block is not a certificate')
+    cert = new X509Certificate(first[0])
   } catch {
     return [invalid(field, bundle.inline, 'not a valid PEM-encoded certificate')]
   }

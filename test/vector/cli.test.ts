@@ -67,6 +67,25 @@ describe('kubectl images vector without a cluster', () => {
     )
   })
 
+  test('-o vector quotes what go-yaml v2 (Gardener) would read as booleans; stdin is read once', async () => {
+    const odd = ['images:', '- name: "on"', '  repository: reg/on', '  tag: "yes"', ''].join('\n')
+    const [run, twice] = await Promise.all([
+      runCli(['vector', '-', '--no-cluster', '--target-version', '1.30.0', '-o', 'vector'], {
+        env,
+        input: odd,
+      }),
+      runCli(['vector', '-', '--overwrite', '-', '--no-cluster', '--target-version', '1.30.0'], {
+        env,
+        input: odd,
+      }),
+    ])
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /\n {2}- name: "on"\n|\n- name: "on"\n/)
+    assert.match(run.stdout, /\n {2,4}tag: "yes"\n/)
+    assert.equal(twice.code, 2)
+    assert.equal(twice.stderr, 'error: stdin (-) can be given once, as the vector or as one --overwrite\n')
+  })
+
   test('overwrites: $IMAGEVECTOR_OVERWRITE and a component file; an overwrite entry that never wins is a warning', async () => {
     const mirror = join(dir, 'mirror.yaml')
     const components = join(dir, 'components.yaml')

@@ -193,6 +193,10 @@ describe('read', () => {
     const doc = (pem: string) => JSON.stringify({ images: [], caBundle: { inline: pem } })
     assert.throws(() => readImageVector(doc(EXPIRED_CA), 'x.json'), /certificate has expired/)
     assert.throws(() => readImageVector(doc('nope'), 'x.json'), /not a valid PEM-encoded certificate/)
+    // pem.Decode reads the first block: a key before the certificate is refused, as Gardener refuses it.
+    const key = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n'
+    assert.throws(() => readImageVector(doc(key + VALID_CA), 'x.json'), /not a valid PEM-encoded certificate/)
+    assert.doesNotThrow(() => readImageVector(doc(`${VALID_CA}\n${key}`), 'x.json'))
   })
 })
 

@@ -249,6 +249,21 @@ describe('resolving a whole vector', () => {
     assert.equal(byName.kapi!.image, 'reg/kube-apiserver:v1.34.2')
     assert.equal(byName.kapi!.tagFrom, 'target-version')
     assert.equal(byName.pause!.image, 'reg/pause:3.10-arm')
+    // No architectures means amd64 and arm64, not none.
+    const s390x = resolveVector(loaded.vector, {
+      targetVersion: '1.34.2',
+      architecture: 's390x',
+      names: ['kapi'],
+    })
+    assert.equal(
+      s390x.items[0]!.candidates[0]!.excludedBy,
+      'architectures (default [amd64, arm64]) exclude s390x',
+    )
+    assert.equal(
+      resolveVector(loaded.vector, { targetVersion: '1.34.2', architecture: 's390x', names: ['pause'] })
+        .items[0]!.candidates[0]!.excludedBy,
+      'architectures [amd64] exclude s390x',
+    )
     const old = resolveVector(loaded.vector, { targetVersion: '1.31.0', names: ['ca'] }).items[0]!
     assert.equal(old.error, 'could not find image "ca" opts target version 1.31.0 ')
     assert.match(
