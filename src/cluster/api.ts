@@ -16,12 +16,15 @@ import type {
   VersionApi,
 } from '@kubernetes/client-node'
 import type { Dispatcher } from 'undici'
-import { UserError } from '../util/errors.ts'
+import { UserError, withoutCredentials } from '../util/errors.ts'
 import { Semaphore, sleep } from '../util/limit.ts'
 import { type FieldPick, parseList } from './json-pick.ts'
 
 /** A 2xx list body that is not JSON (a proxy's HTML page, a cut body). */
 class NotJson extends Error {}
+
+/** A 2xx list that is JSON but not a list of objects (`items: "x"`, a null item). */
+export class MalformedAnswer extends Error {}
 
 /** An HTTP error status from the API server, with the Status object's reason and message. */
 export class ApiStatus extends Error {
@@ -171,7 +174,8 @@ async function readBody(body: AsyncIterable<Buffer>, pool: BufferPool): Promise<
 export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Promise<ApiSession> {
   const k8s = await import('./k8s.ts')
   const context = kc.getCurrentContext() ?? ''
-  const server = kc.getCurrentCluster()?.server ?? ''
+  // For messages: a server URL may carry a user and password.
+  const server = withoutCredentials(kc.getCurrentCluster()?.server ?? '')
   const signal = opts.signal
   const timeoutMs = opts.requestTimeoutMs ?? 60_000
   const retries = opts.retries ?? 2
@@ -226,7 +230,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           stream: () => null,
         })
       } catch (err) {
-        if (signal?.aborted) throw signal.reason
+        if (signal?.aborted) throw abortError()
         if (timeout.aborted) {
           throw new UserError(
             `the cluster at ${server} did not answer within ${Math.round(timeoutMs / 1000)} s`,
@@ -244,8 +248,16 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
 
   const options: ConfigurationOptions = { httpApi: k8s.wrapHttpLibrary({ send: (req) => send(req) }) }
 
+  /** Why the read stopped: the run's --timeout, as one line, or whatever else aborted it. */
+  function abortError(): Error {
+    const reason = signal?.reason as { name?: unknown } | undefined
+    if (reason?.name === 'TimeoutError')
+      return new UserError(`the run's --timeout passed while reading the cluster at ${server}`)
+    return reason instanceof Error ? reason : new Error('aborted')
+  }
+
   function fatal(err: unknown, what: string): Error {
-    if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error('aborted')
+    if (signal?.aborted) return abortError()
     if (err instanceof UserError) return err
     const status = asApiStatus(err)
     if (status) {
@@ -280,6 +292,11 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           cause: err,
         },
       )
+    }
+    if (err instanceof MalformedAnswer) {
+      return new UserError(`the cluster at ${server} sent a malformed answer to ${what}: ${err.message}`, {
+        cause: err,
+      })
     }
     if (err instanceof SyntaxError || err instanceof NotJson) {
       // client-node runs the plugin before it sends anything: once an answer came, the answer is to blame.
@@ -348,12 +365,12 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   let failed: Error | undefined
   async function call<T>(what: string, fn: (o: ConfigurationOptions) => Promise<T>): Promise<T> {
     const run = async () => {
-      if (signal?.aborted) throw signal.reason
+      if (signal?.aborted) throw abortError()
       if (failed) throw failed
       try {
         return await sem.run(() => fn(options))
       } catch (err) {
-        if (signal?.aborted) throw signal.reason
+        if (signal?.aborted) throw abortError()
         const status = asApiStatus(err)
         if (status && status.code !== 401) throw status
         failed ??= fatal(err, what)
@@ -384,6 +401,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
     const raw = (body: Buffer): string => {
       try {
         rest = parseList(body, onItem, itemPick)
+        if ('items' in rest) throw new MalformedAnswer('its items are not a list')
       } catch (err) {
         // The server's answer, not a credential plugin's output (see fatal()).
         throw err instanceof SyntaxError ? new NotJson(err.message) : err
@@ -415,7 +433,8 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
     list,
     fatal,
     async close() {
-      await pool?.close()
+      // destroy, not close: a request still hanging (a stalled proxy after --timeout) must not hold the process.
+      await pool?.destroy()
     },
   }
 }

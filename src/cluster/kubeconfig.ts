@@ -9,7 +9,7 @@ import { homedir } from 'node:os'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { parseDocument } from 'yaml'
-import { UserError } from '../util/errors.ts'
+import { UserError, withoutCredentials } from '../util/errors.ts'
 import { proxyFor, proxyFromEnv } from '../util/proxy.ts'
 
 export interface LoadKubeConfigOptions {
@@ -286,7 +286,7 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     kc,
     context: contextName,
     namespace,
-    server: url,
+    server: withoutCredentials(url),
     compression: !disabled && !opts.disableCompression && !isLoopback(url),
   }
 }

@@ -2,7 +2,8 @@
 // limit/continue, kinds (and, after a cluster-scope 403, namespaces) read concurrently, pods folded into the
 // workload that owns them with the digests they run. 403/404 on a list become warnings; anything else fails.
 import type { ConfigurationOptions, KubeConfig } from '@kubernetes/client-node'
-import { type ApiSession, ApiStatus, openSession } from './api.ts'
+import { UserError } from '../util/errors.ts'
+import { type ApiSession, ApiStatus, MalformedAnswer, openSession } from './api.ts'
 import type { FieldPick } from './json-pick.ts'
 import type { ContainerImage, ContainerKind, ImageInventory, ReadWarning, WorkloadRef } from './types.ts'
 import {
@@ -283,7 +284,11 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
             what,
             (o) => info.list(s, q, o),
             pick,
-            (item) => recs.push(reduce(info, item)),
+            (item) => {
+              if (item === null || typeof item !== 'object' || Array.isArray(item))
+                throw new MalformedAnswer('one of its items is not an object')
+              recs.push(reduce(info, item))
+            },
           )
           pageRecs = recs
         } catch (err) {
@@ -311,7 +316,12 @@ export async function readCluster(kc: KubeConfig, opts: ReadClusterOptions = {})
     function tolerate(info: KindInfo, ns: string | undefined, err: unknown): void {
       if (err instanceof ApiStatus && (err.code === 403 || err.code === 404))
         warnings.push(warningFor(info, ns, err))
-      else throw s.fatal(err, `list ${info.resource} ${where(ns)}`)
+      else if (err instanceof ApiStatus && err.code === 400 && opts.selector) {
+        // The server parses the selector: a 400 is the user's -l, a usage error.
+        throw new UserError(`invalid label selector "${opts.selector}": ${err.statusMessage}`, {
+          exitCode: 2,
+        })
+      } else throw s.fatal(err, `list ${info.resource} ${where(ns)}`)
     }
 
     async function listNamespaces(): Promise<string[] | undefined> {

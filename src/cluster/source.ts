@@ -30,6 +30,8 @@ export async function readInventory(
   request: SourceRequest,
   env: NodeJS.ProcessEnv,
   onImages?: (images: ContainerImage[]) => void,
+  /** The run's deadline (--timeout): the cluster read stops with it too. */
+  signal?: AbortSignal,
 ): Promise<{ inventory: ImageInventory; readSecrets?: SecretReader }> {
   if (request.filename?.length) {
     const { readManifests } = await import('./manifests.ts')
@@ -58,6 +60,7 @@ export async function readInventory(
     allNamespaces: Boolean(request['all-namespaces']),
     ...(request.selector ? { selector: request.selector } : {}),
     ...(onImages ? { onImages } : {}),
+    ...(signal ? { signal } : {}),
   })
   inventory.context = loaded.context
   // Every list refused: an empty report would look like a clean cluster, so say what happened instead.

@@ -19,3 +19,8 @@ export const ExitCode = {
   /** bad flags or arguments */
   usage: 2,
 } as const
+
+/** A URL as it may appear in a message: without a user or password in it (`https://admin:pw@host` -> `https://host`). */
+export function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1')
+}

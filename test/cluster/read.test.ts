@@ -507,7 +507,9 @@ describe('readCluster', () => {
     await assert.rejects(
       readCluster(await alice(), { namespace: 'shop', selector: 'app in (' }),
       (err: Error) =>
-        err instanceof UserError && /answered 400 to list deployments in namespace shop: /.test(err.message),
+        err instanceof UserError &&
+        err.exitCode === 2 &&
+        /^invalid label selector "app in \(": .+/.test(err.message),
     )
     const ac = new AbortController()
     ac.abort(new Error('stop'))
@@ -695,4 +697,47 @@ describe('readCluster: a rollout in progress', () => {
     assert.equal(runsSpecTag('localhost:5000/app', 'localhost:5000/app:latest'), true)
     assert.equal(runsSpecTag(`app@${DRIFT}`, `app@${DRIFT}`), true)
   })
+})
+
+test('a password in the server URL never reaches an error', async () => {
+  const file = join(tmp.path, 'userinfo.kubeconfig')
+  await writeFile(
+    file,
+    api
+      .kubeconfig({ token: 'alice-token' })
+      .replace(/server: "https:\/\/[^"]+"/, 'server: "https://admin:LEAKPASS@127.0.0.1:1"'),
+  )
+  const loaded = await loadKubeConfig({ kubeconfig: file, env: {} })
+  assert.equal(loaded.server, 'https://127.0.0.1:1')
+  await assert.rejects(readCluster(loaded.kc, { namespace: 'shop' }), (err: Error) => {
+    assert.equal(err.message, 'cannot reach the cluster at https://127.0.0.1:1: connection refused')
+    return true
+  })
+})
+
+test('a list that is JSON but not a list of objects is one clear error', async () => {
+  const kc = await alice()
+  for (const [body, reason] of [
+    [
+      { kind: 'DeploymentList', apiVersion: 'apps/v1', metadata: {}, items: [null] },
+      'one of its items is not an object',
+    ],
+    [
+      { kind: 'DeploymentList', apiVersion: 'apps/v1', metadata: {}, items: 'nope' },
+      'its items are not a list',
+    ],
+  ] as const) {
+    api.intercept = (req) => (req.pathname.endsWith('/deployments') ? { status: 200, body } : undefined)
+    try {
+      await assert.rejects(readCluster(kc, { namespace: 'shop' }), (err: Error) => {
+        assert.equal(
+          err.message,
+          `the cluster at ${api.url} sent a malformed answer to list deployments in namespace shop: ${reason}`,
+        )
+        return true
+      })
+    } finally {
+      api.intercept = undefined
+    }
+  }
 })

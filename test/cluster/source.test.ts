@@ -47,3 +47,21 @@ test('a user refused every list gets an error, not an empty report', async () =>
     /^UserError: could not read any workload in any namespace with context kube-test: .*forbidden; check your RBAC permissions/,
   )
 })
+
+test("the run's deadline stops a cluster that does not answer, in one line, and lets the process go", async () => {
+  api.intercept = () => ({ delayMs: 5000 })
+  try {
+    const start = Date.now()
+    await assert.rejects(
+      (async () => {
+        const file = join(tmp.path, 'slow.kubeconfig')
+        await api.writeKubeconfig(file, { token: 'bob-token', namespace: 'team-a' })
+        return readInventory({ kubeconfig: file }, {}, undefined, AbortSignal.timeout(300))
+      })(),
+      /^UserError: the run's --timeout passed while reading the cluster at https:\/\/127\.0\.0\.1:\d+$/,
+    )
+    assert.ok(Date.now() - start < 2000, `took ${Date.now() - start} ms`)
+  } finally {
+    api.intercept = undefined
+  }
+})
