@@ -204,7 +204,8 @@ export class HttpTransport {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((agent) => agent.close()))
+    // destroy, not close: a request still hanging (a stalled proxy after the deadline) must not hold the process.
+    await Promise.all([...this.agents.values()].map((agent) => agent.destroy()))
     this.agents.clear()
   }
 }
