@@ -1,7 +1,7 @@
 // Single-file oclif entry: the command map is pre-seeded so nothing is read from disk at run time
 // (needed for the esbuild bundle and the single executables; see shared/reference/packaging.md).
 import { dirname } from 'node:path'
-import { execute, type Interfaces, Plugin } from '@oclif/core'
+import { flush, type Interfaces, Plugin, run } from '@oclif/core'
 import pkg from '../package.json' with { type: 'json' }
 import { COMMANDS } from './commands/index.ts'
 
@@ -21,5 +21,20 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (error.code !== 'EPIPE') throw error
     process.exit(process.exitCode ?? 0)
   })
-  await execute({ args: argv, loadOptions: await loadOptions() })
+  // `kubectl images help scan` as `scan --help` (no help plugin is loaded).
+  const args = argv[0] === 'help' ? [...argv.slice(1), '--help'] : argv
+  try {
+    await run(args, await loadOptions())
+    await flush()
+  } catch (error) {
+    // What the commands' own catch did not see (an unknown command or flag before any command ran): one
+    // line too. oclif's exit (help, --version) is an error with exit code 0 and nothing to say.
+    const e = error as Error & { oclif?: { exit?: number }; code?: string }
+    const exit = e.oclif?.exit ?? 1
+    if (e.code !== 'EEXIT' && exit !== 0) {
+      const { errorLine } = await import('./cli/base.ts')
+      process.stderr.write(`error: ${errorLine(e)}\n`)
+    }
+    process.exitCode = exit
+  }
 }

@@ -23,13 +23,34 @@ export abstract class BaseCommand extends Command {
     // A write to a closed pipe (`| head`; Bun throws it from write): the reader has what it wanted.
     if ((error as { code?: unknown }).code === 'EPIPE') return
     const exit = error.exitCode ?? error.oclif?.exit ?? ExitCode.failure
-    // oclif's parse errors are several lines ("See more help with --help"): keep the first.
-    const line = (error.message || String(error)).split('\n')[0]!.replace(/^Error: /, '')
-    process.stderr.write(`error: ${line}\n`)
+    process.stderr.write(`error: ${errorLine(error)}\n`)
     if (this.debugEnabled() && error.stack) process.stderr.write(`${error.stack}\n`)
     else if (!isExpected(error)) process.stderr.write('(run again with --debug for details)\n')
     process.exitCode = exit
   }
+}
+
+/**
+ * An error as one line. oclif's parse errors are several ("Parsing --concurrency", the reason on the next,
+ * "See more help with --help"): the reason is kept, the help hint dropped.
+ */
+export function errorLine(error: Error): string {
+  const lines = (error.message || String(error))
+    .split('\n')
+    .map((line) => line.trim())
+    // oclif's hints about greedy multi-value flags no longer apply: each use of those takes one value.
+    .filter((line) => line && !/^(See more help with --help|Note: |Alternatively, )/.test(line))
+  const text = lines
+    .join(': ')
+    .replace(/^Error: /, '')
+    .replace(/:\s*:/g, ':')
+  // An unknown command (`kubectl images foo`, `scan extra`): say so in kubectl's words.
+  const unknown = /^command (\S+) not found$/.exec(text)
+  if (unknown) {
+    const what = unknown[1]!.replaceAll(':', ' ')
+    return `unknown ${what.startsWith('-') ? 'flag' : 'command'} "${what}"; run kubectl images --help`
+  }
+  return text
 }
 
 const EXPECTED = new Set([

@@ -30,6 +30,7 @@ export const clusterFlags = {
     char: 'f',
     description: 'Read rendered manifests instead of a cluster: a file, a directory, or - for stdin.',
     multiple: true,
+    multipleNonGreedy: true,
     helpGroup: 'CLUSTER',
   }),
 }

@@ -12,6 +12,7 @@ export const registryFlags = {
     description:
       'Drop tags matching this regular expression (RE2 syntax, unanchored); adds to the default list.',
     multiple: true,
+    multipleNonGreedy: true,
     helpGroup: 'REGISTRY',
   }),
   'no-default-excludes': Flags.boolean({

@@ -52,6 +52,7 @@ Result per container: a matching entry of --fixed-images-file or -F (the last ma
       description:
         'With --latest, move only images matching this glob or name (repeatable); others stay as deployed.',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'PIN',
     }),
     digest: Flags.boolean({
@@ -78,6 +79,7 @@ Result per container: a matching entry of --fixed-images-file or -F (the last ma
     'fixed-images-file': Flags.string({
       description: 'kluctl fixed-images file whose entries override what is read (repeatable).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'PIN',
     }),
     'fixed-image': Flags.string({
@@ -85,6 +87,7 @@ Result per container: a matching entry of --fixed-images-file or -F (the last ma
       description:
         'Fixed image image[:namespace[:deployment[:container]]]=result (repeatable; the last match wins).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'PIN',
     }),
     output: Flags.string({
@@ -109,6 +112,7 @@ Result per container: a matching entry of --fixed-images-file or -F (the last ma
     'policy-for': Flags.string({
       description: 'With --latest: policy for matching images, IMAGE=EXPR (repeatable).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'POLICY',
     }),
     config: Flags.string({

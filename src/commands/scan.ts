@@ -9,7 +9,7 @@ export default class Scan extends BaseCommand {
   static override summary =
     'Compare the images deployed in a cluster (or rendered manifests) with the newest tags in their registries.'
   static override description =
-    `Reads every workload (Deployments, StatefulSets, DaemonSets, CronJobs, and the Jobs, ReplicaSets and Pods no controller owns), with init and ephemeral containers and the digests their pods really run, and compares each image with the newest tag under its policy.
+    `Reads every workload (Deployments, StatefulSets, DaemonSets, CronJobs, and the Jobs, ReplicaSets, ReplicationControllers and Pods no controller owns), with init and ephemeral containers and the digests their pods really run, and compares each image with the newest tag under its policy.
 
 Policy per image, first match wins: --policy-for, the workload annotation kubectl-images.io/policy.<container> or kubectl-images.io/policy, a rule in the config file, a built-in rule for repositories with noisy tags, --policy, then auto. --explain shows which one decided. The annotation kubectl-images.io/skip: "true" skips a workload.
 
@@ -34,10 +34,12 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
       description:
         'Policy for matching images: IMAGE=EXPR, IMAGE a reference or a glob (repeatable; beats everything).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'POLICY',
     }),
     config: Flags.string({
-      description: 'Config file with rules (default ~/.config/kubectl-images/config.yaml).',
+      description:
+        'Config file with rules (default $XDG_CONFIG_HOME/kubectl-images/config.yaml, or ~/.config/kubectl-images/config.yaml).',
       helpGroup: 'POLICY',
     }),
     explain: Flags.boolean({
@@ -55,12 +57,14 @@ Exit codes: 0 done, 1 the cluster or manifests could not be read, 2 bad flags, 3
       description: 'Show only these rows: outdated, or a status (repeatable).',
       options: ['outdated', ...SCAN_STATUSES],
       multiple: true,
+      multipleNonGreedy: true,
     }),
     'fail-on': Flags.string({
       description:
         'Exit with code 3 when an image is this far behind (patch includes minor and major) or unknown (repeatable).',
       options: Object.keys(FAIL_ON),
       multiple: true,
+      multipleNonGreedy: true,
     }),
     ...cacheFlags,
     ...registryFlags,
@@ -121,7 +125,7 @@ class Progress {
   }
   update(done: number, total: number): void {
     if (total === 0) return
-    this.stream.write(`\rresolving repositories ${done}/${total}`)
+    this.stream.write(`\rlooking up tags ${done}/${total}`)
     this.shown = true
   }
   clear(): void {

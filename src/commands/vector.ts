@@ -40,12 +40,14 @@ Exit codes: 0 done, 1 the vector, an overwrite or the cluster could not be read,
     name: Flags.string({
       description: 'Resolve only this name (repeatable).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'VECTOR',
     }),
     overwrite: Flags.string({
       description:
         'Image vector overwrite, or component overwrite file, merged after $IMAGEVECTOR_OVERWRITE (repeatable, in order).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'VECTOR',
     }),
     component: Flags.string({
@@ -75,6 +77,7 @@ Exit codes: 0 done, 1 the vector, an overwrite or the cluster could not be read,
         'Also exit with code 3 for: unresolved names, images behind by patch|minor|major|any (with --check-registry), unknown checks (repeatable).',
       options: ['unresolved', 'patch', 'minor', 'major', 'any', 'unknown'],
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'CHECKS',
     }),
     output: Flags.string({
