@@ -39,7 +39,7 @@ export async function collectScan(request: ScanRequest): Promise<ScanOutcome> {
     // credentials must be in place before a repository is read, and are known only after the whole read.
     const usePullSecrets = Boolean(request['use-pull-secrets'])
     const prefetch = usePullSecrets ? undefined : tagPrefetcher({ lookup, resolvePolicy })
-    const { inventory, readSecrets } = await readInventory(request, env, prefetch)
+    const { inventory, readSecrets } = await readInventory(request, env, prefetch, setup.signal)
     const warnings: ReadWarning[] = []
     if (usePullSecrets) {
       const { applyPullSecretsIfAsked } = await import('../registry/pull-secrets.ts')
