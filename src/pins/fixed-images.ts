@@ -213,7 +213,7 @@ export async function readFixedImagesFile(path: string): Promise<FixedImageRule[
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT')
-      throw new UserError(`fixed-images file ${path} not found`, { exitCode: ExitCode.usage })
+      throw new UserError(`fixed-images file ${JSON.stringify(path)} not found`, { exitCode: ExitCode.usage })
     const reason = code === 'EISDIR' ? 'is a directory' : (error as Error).message
     throw new UserError(`fixed-images file ${path}: ${reason}`, { cause: error })
   }

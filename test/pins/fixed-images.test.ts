@@ -9,6 +9,7 @@ import {
   findFixedImage,
   parseFixedImageArg,
   parseFixedImages,
+  readFixedImagesFile,
   renderFixedImages,
   simplifyFixedImages,
   sortFixedImages,
@@ -334,4 +335,12 @@ test('the usage text is kluctl’s', () => {
     FIXED_IMAGE_USAGE,
     vectors.fixed_image_arg_parse.cases.find((c: { error?: string }) => c.error).error,
   )
+})
+
+test('a missing fixed-images file is named in quotes, even an empty path', async () => {
+  for (const path of ['', '/no/such/pins.yaml'])
+    await assert.rejects(readFixedImagesFile(path), {
+      name: 'UserError',
+      message: `fixed-images file ${JSON.stringify(path)} not found`,
+    })
 })
