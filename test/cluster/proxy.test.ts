@@ -11,6 +11,7 @@ import { cluster, deployment, withPods } from '../support/kube-fixtures.ts'
 import { makeTempDir } from '../support/lifecycle.ts'
 import {
   type ConnectProxy,
+  needsNonLoopbackAddress,
   nonLoopbackAddress,
   startConnectProxy,
   startTcpForwarder,
@@ -18,9 +19,7 @@ import {
 
 const address = nonLoopbackAddress()
 
-describe('the cluster behind a proxy', {
-  skip: address ? false : 'this machine has no non-loopback IPv4 address',
-}, () => {
+describe('the cluster behind a proxy', needsNonLoopbackAddress(), () => {
   let api: KubeApi
   let proxy: ConnectProxy
   let tmp: { path: string; remove(): Promise<void> }

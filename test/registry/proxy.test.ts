@@ -6,6 +6,7 @@ import { type RegistryAccess, RegistryClient } from '../../src/registry/client.t
 import type { ProxySettings } from '../../src/util/proxy.ts'
 import {
   type ConnectProxy,
+  needsNonLoopbackAddress,
   nonLoopbackAddress,
   startConnectProxy,
   startTcpForwarder,
@@ -14,9 +15,7 @@ import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
 const address = nonLoopbackAddress()
 
-describe('registries behind a proxy', {
-  skip: address ? false : 'this machine has no non-loopback IPv4 address',
-}, () => {
+describe('registries behind a proxy', needsNonLoopbackAddress(), () => {
   let plain: TestRegistry
   let secure: TestRegistry
   let proxy: ConnectProxy

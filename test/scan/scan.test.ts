@@ -5,21 +5,10 @@ import { TagLookup } from '../../src/latest/lookup.ts'
 import { RegistryClient } from '../../src/registry/client.ts'
 import { TagExclusions } from '../../src/registry/exclude.ts'
 import { failingRows, type PolicyDecision, scanImages, tagPrefetcher } from '../../src/scan/scan.ts'
+import { containerImage } from '../support/inventory.ts'
 import { startRegistry, type TestRegistry } from '../support/registry.ts'
 
-function usage(name: string, image: string, extra: Partial<ContainerImage> = {}): ContainerImage {
-  return {
-    workload: { kind: 'Deployment', apiVersion: 'apps/v1', namespace: 'shop', name },
-    container: 'main',
-    containerKind: 'container',
-    image,
-    annotations: {},
-    runningDigests: [],
-    pods: 1,
-    imagePullSecrets: [],
-    ...extra,
-  }
-}
+const usage = containerImage
 
 describe('scanImages against a real registry', () => {
   let registry: TestRegistry

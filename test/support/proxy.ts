@@ -634,6 +634,11 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
   }
 }
 
+/** For a describe() that needs nonLoopbackAddress(): skipped, with the reason, on a machine without one. */
+export function needsNonLoopbackAddress(): { skip: string | false } {
+  return { skip: nonLoopbackAddress() ? false : 'this machine has no non-loopback IPv4 address' }
+}
+
 /** An IPv4 address of this machine that is not loopback (proxies are never used for loopback), if it has one. */
 export function nonLoopbackAddress(): string | undefined {
   for (const list of Object.values(networkInterfaces()))

@@ -3,22 +3,18 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ContainerImage } from '../../src/cluster/types.ts'
 import { checkCluster } from '../../src/vector/check.ts'
+import { containerImage } from '../support/inventory.ts'
 
 const A = `sha256:${'a'.repeat(64)}`
 const B = `sha256:${'b'.repeat(64)}`
 
-function container(name: string, image: string, runningDigests: string[]): ContainerImage {
-  return {
-    workload: { kind: 'Deployment', apiVersion: 'apps/v1', namespace: 'garden', name },
+const container = (name: string, image: string, runningDigests: string[]): ContainerImage =>
+  containerImage(name, image, {
+    namespace: 'garden',
     container: 'app',
-    containerKind: 'container',
-    image,
-    annotations: {},
     runningDigests,
     pods: runningDigests.length,
-    imagePullSecrets: [],
-  }
-}
+  })
 
 test('a pinned vector image: matched by the digest the pods run, differing when they run another or the spec moved', () => {
   const vector = [{ name: 'app', repository: 'r.io/app', tag: `1.0@${A}` }]
