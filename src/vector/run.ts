@@ -101,6 +101,9 @@ function checkFlags(request: VectorRequest): void {
   checkVersionFlag(request['runtime-version'], 'runtime-version')
   if (request['no-cluster'] && request['check-cluster'])
     throw usage('--check-cluster reads the cluster; it cannot be combined with --no-cluster')
+  // Gardener's architectures are Go GOARCH names (amd64, arm64, ...): an empty or odd one matches nothing.
+  if (request.arch !== undefined && !/^[a-z0-9][a-z0-9_]*$/.test(request.arch))
+    throw usage(`--arch takes an architecture such as amd64 or arm64 (got ${JSON.stringify(request.arch)})`)
   const registryLevels = (request['fail-on'] ?? []).filter((l) => l in FAIL_ON && l !== 'unknown')
   if (registryLevels.length > 0 && !request['check-registry'])
     throw usage(`--fail-on ${registryLevels.join(',')} compares tags in the registry: add --check-registry`)

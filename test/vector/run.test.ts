@@ -34,6 +34,8 @@ describe('collectVector', () => {
     const cases: Array<[Partial<VectorRequest>, RegExp]> = [
       [{ 'no-cluster': true, 'check-cluster': true }, /cannot be combined with --no-cluster/],
       [{ 'runtime-version': 'v1.x.y' }, /^invalid --runtime-version "v1\.x\.y"/],
+      [{ arch: '' }, /^--arch takes an architecture such as amd64 or arm64 \(got ""\)$/],
+      [{ arch: 'x86-64' }, /^--arch takes an architecture such as amd64 or arm64 \(got "x86-64"\)$/],
       [{ 'fail-on': ['major'] }, /^--fail-on major compares tags in the registry: add --check-registry$/],
       [{ policy: 'semver()' }, /^--policy decides which newer tags --check-registry reports/],
       [{ 'check-registry': true, policy: "prefix('x'" }, /^invalid policy "prefix\('x'" at column/],
