@@ -118,6 +118,7 @@ function collect(
   namespace: string | undefined,
   out: ContainerImage[],
   seen: Set<object>,
+  noImage: string[],
 ): void {
   if (!isRecord(obj) || seen.has(obj)) return
   seen.add(obj)
@@ -128,8 +129,8 @@ function collect(
     for (const item of obj.items) {
       if (itemKind && isRecord(item) && item.kind === undefined && !seen.has(item)) {
         seen.add(item)
-        collect({ apiVersion: obj.apiVersion, kind: itemKind, ...item }, namespace, out, seen)
-      } else collect(item, namespace, out, seen)
+        collect({ apiVersion: obj.apiVersion, kind: itemKind, ...item }, namespace, out, seen, noImage)
+      } else collect(item, namespace, out, seen, noImage)
     }
     return
   }
@@ -143,13 +144,37 @@ function collect(
     name: typeof meta.name === 'string' ? meta.name : '',
   }
   if (ref.namespace === undefined) delete ref.namespace
-  out.push(...containerImages(ref, annotationsOf(obj), podSpecOf(kind, obj)))
+  const podSpec = podSpecOf(kind, obj)
+  out.push(...containerImages(ref, annotationsOf(obj), podSpec))
+  // A rendered manifest can hold what the API server would refuse (an unset Helm value): say so.
+  for (const key of ['containers', 'initContainers', 'ephemeralContainers']) {
+    const list = isRecord(podSpec) ? podSpec[key] : undefined
+    if (list === undefined) continue
+    const what = `${kind}/${ref.name}`
+    if (!Array.isArray(list)) {
+      noImage.push(`${what}: ${key} is not a list`)
+      continue
+    }
+    for (const c of list) {
+      const image = isRecord(c) ? c.image : undefined
+      if (typeof image !== 'string' || !image.trim()) {
+        const name = isRecord(c) && typeof c.name === 'string' ? c.name : '?'
+        noImage.push(`${what} container ${name} has no image`)
+      }
+    }
+  }
 }
 
 // YAML 1.2 core with merge keys (`<<`), as the yaml package reads manifests for the error path below.
 const MANIFEST_SCHEMA = CORE_SCHEMA.withTags(mergeTag)
 
-function parseInto(text: string, name: string, namespace: string | undefined, out: ContainerImage[]): void {
+function parseInto(
+  text: string,
+  name: string,
+  namespace: string | undefined,
+  out: ContainerImage[],
+  noImage: string[],
+): void {
   const seen = new Set<object>()
   // `kubectl get -o json` output: JSON.parse is many times faster and leaner than a YAML parse of the same
   // text. Several JSON documents back to back are read one by one; anything else goes on to the YAML parsers.
@@ -162,12 +187,12 @@ function parseInto(text: string, name: string, namespace: string | undefined, ou
       parsed = undefined
     }
     if (parsed !== undefined) {
-      collect(parsed, namespace, out, seen)
+      collect(parsed, namespace, out, seen, noImage)
       return
     }
     const stream = parseJsonStream(text)
     if (stream) {
-      for (const value of stream) collect(value, namespace, out, seen)
+      for (const value of stream) collect(value, namespace, out, seen, noImage)
       return
     }
   }
@@ -181,7 +206,7 @@ function parseInto(text: string, name: string, namespace: string | undefined, ou
     docs = undefined
   }
   if (docs) {
-    for (const doc of docs) collect(doc, namespace, out, seen)
+    for (const doc of docs) collect(doc, namespace, out, seen, noImage)
     return
   }
   // Document by document: each one's syntax tree is dropped before the next is built.
@@ -202,8 +227,15 @@ function parseInto(text: string, name: string, namespace: string | undefined, ou
       const line = lines.linePos(doc.contents.range?.[0] ?? doc.range[0]).line
       throw new UserError(`${name}:${line}: ${(error as Error).message.split('\n')[0]}`)
     }
-    collect(value, namespace, out, seen)
+    collect(value, namespace, out, seen, noImage)
   }
+}
+
+/** One warning per file, naming the first few containers without an image. */
+function noImageWarnings(file: string, noImage: string[]): ReadWarning[] {
+  if (noImage.length === 0) return []
+  const more = noImage.length > 3 ? ` and ${noImage.length - 3} more` : ''
+  return [{ message: `${file}: ${noImage.slice(0, 3).join('; ')}${more}: not scanned` }]
 }
 
 /**
@@ -224,7 +256,9 @@ export async function readManifests(
       if (stdinRead) continue
       stdinRead = true
       const bytes = await readStream(opts.stdin ?? process.stdin)
-      parseInto(decodeManifest(bytes, STDIN_NAME), STDIN_NAME, opts.namespace, images)
+      const noImage: string[] = []
+      parseInto(decodeManifest(bytes, STDIN_NAME), STDIN_NAME, opts.namespace, images, noImage)
+      warnings.push(...noImageWarnings(STDIN_NAME, noImage))
       continue
     }
     let info: Awaited<ReturnType<typeof stat>>
@@ -245,7 +279,9 @@ export async function readManifests(
       } catch (err) {
         throw new UserError(`${file}: ${fsReason(err)}`, { cause: err })
       }
-      parseInto(decodeManifest(bytes, file), file, opts.namespace, images)
+      const noImage: string[] = []
+      parseInto(decodeManifest(bytes, file), file, opts.namespace, images, noImage)
+      warnings.push(...noImageWarnings(file, noImage))
     }
   }
   return { source: 'manifests', images: images.sort(compareContainerImages), warnings }

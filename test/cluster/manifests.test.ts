@@ -234,6 +234,35 @@ describe('readManifests', () => {
     )
   })
 
+  test('containers without an image (an unset Helm value) are a warning per file, not silently dropped', async () => {
+    const text = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata: {name: web, namespace: ns}',
+      'spec:',
+      '  template:',
+      '    spec:',
+      '      containers:',
+      '      - {name: app, image: ""}',
+      '      - {name: side, image: 42}',
+      '      - {name: ok, image: "nginx:1.27.3"}',
+      '---',
+      'apiVersion: batch/v1',
+      'kind: Job',
+      'metadata: {name: once}',
+      'spec: {template: {spec: {containers: 5}}}',
+      '',
+    ].join('\n')
+    const inv = await readManifests(['-'], { stdin: Readable.from([Buffer.from(text)]) })
+    assert.deepEqual(rows(inv), ['ns Deployment/web container:ok nginx:1.27.3'])
+    assert.deepEqual(inv.warnings, [
+      {
+        message:
+          '<stdin>: Deployment/web container app has no image; Deployment/web container side has no image; Job/once: containers is not a list: not scanned',
+      },
+    ])
+  })
+
   test('merge keys, custom tags, and aliased Lists nested ten deep read once, not exponentially', async () => {
     const dir = join(tmp.path, 'aliases')
     await mkdir(dir)
