@@ -533,7 +533,8 @@ export async function readPullSecretConfigs(
   try {
     const names = [...new Set(secretNames.filter(Boolean))]
     const sa = serviceAccountName ?? 'default'
-    if (sa) {
+    // The ServiceAccount admission gives a pod its ServiceAccount's pull secrets only when it names none.
+    if (sa && names.length === 0) {
       const what = `get serviceaccount ${namespace}/${sa}`
       try {
         const obj = await s.call(what, (o) => s.core.readNamespacedServiceAccount({ name: sa, namespace }, o))

@@ -144,8 +144,11 @@ export function parseEnvRegistrySets(
     if (skip !== undefined) settings.skipTlsVerify = skip
     if (get('CA_FILE') !== '') settings.caFile = expandHome(get('CA_FILE'), home)
     const credentials: RegistryCredentials = {}
-    if (get('USERNAME') !== '') credentials.username = get('USERNAME')
-    if (get('PASSWORD') !== '') credentials.password = get('PASSWORD')
+    // As kluctl: a set's user and password count only with a user name; a lone password is not credentials.
+    if (get('USERNAME') !== '') {
+      credentials.username = get('USERNAME')
+      credentials.password = get('PASSWORD')
+    }
     if (get('TOKEN') !== '') credentials.registryToken = get('TOKEN')
     const set: EnvRegistrySet = { name: prefix, index, host, settings }
     if (Object.keys(credentials).length > 0) set.credentials = credentials
@@ -236,11 +239,14 @@ function authsCredentials(entry: Record<string, unknown>, what: string): Registr
     const decoded = decodeDockerAuth(auth)
     if (!decoded)
       throw new UserError(`${what} has an invalid auth field (must be base64 of username:password)`)
+    // `user:` is a user with an empty password, which docker sends as such.
     c.username = decoded.username
-    if (decoded.password !== '') c.password = decoded.password
+    c.password = decoded.password
   } else {
-    if (str(entry.username) !== '') c.username = str(entry.username)
-    if (str(entry.password) !== '') c.password = str(entry.password)
+    if (str(entry.username) !== '') {
+      c.username = str(entry.username)
+      c.password = str(entry.password)
+    } else if (str(entry.password) !== '') c.password = str(entry.password)
   }
   if (str(entry.identitytoken) !== '') c.identityToken = str(entry.identitytoken)
   if (str(entry.registrytoken) !== '') c.registryToken = str(entry.registrytoken)
@@ -316,7 +322,7 @@ export function runCredentialHelper(
       if (username === '' && secret === '') return finish(undefined)
       // Helpers store identity tokens under the user name `<token>`.
       if (username === '<token>') return finish(undefined, { identityToken: secret })
-      finish(undefined, secret === '' ? { username } : { username, password: secret })
+      finish(undefined, { username, password: secret })
     })
     // A helper may exit before reading stdin; that surfaces through its exit status instead.
     child.stdin?.on('error', () => {})
@@ -350,8 +356,7 @@ export async function dockerConfigCredentials(
       if (!decoded) {
         throw new UserError(`DOCKER_AUTH_CONFIG entry ${JSON.stringify(found.key)} has an invalid auth field`)
       }
-      const credentials: RegistryCredentials = { username: decoded.username }
-      if (decoded.password !== '') credentials.password = decoded.password
+      const credentials: RegistryCredentials = { username: decoded.username, password: decoded.password }
       return { credentials, source: 'env DOCKER_AUTH_CONFIG' }
     }
   }
@@ -368,7 +373,9 @@ export async function dockerConfigCredentials(
     const credentials = await runCredentialHelper(helper, key, host, helperOpts)
     return credentials ? { credentials, source } : { source: `${source}: not found` }
   }
-  const store = str(config.credsStore)
+  // As docker: an entry that names no helper still decides, and means the file's auths, not credsStore.
+  const storeOff = isObject(helpers) && Object.hasOwn(helpers, key)
+  const store = storeOff ? '' : str(config.credsStore)
   if (store !== '') {
     const source = `docker config credsStore (${store})`
     const credentials = await runCredentialHelper(store, key, host, helperOpts)

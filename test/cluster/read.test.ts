@@ -536,42 +536,47 @@ describe('readCluster', () => {
 })
 
 describe('readPullSecretConfigs', () => {
-  test('named secrets and the ServiceAccount’s, both formats; unreadable ones are warnings without values', async () => {
-    const { configs, warnings } = await readPullSecretConfigs(
+  test("named secrets, else the ServiceAccount's (as its admission does); unreadable ones are warnings without values", async () => {
+    const ghcr = {
+      auths: {
+        'ghcr.io': {
+          username: 'bot',
+          password: 's3cret-one',
+          auth: Buffer.from('bot:s3cret-one').toString('base64'),
+        },
+      },
+    }
+    const quay = {
+      auths: {
+        'quay.io': {
+          username: 'bot',
+          password: 's3cret-two',
+          auth: Buffer.from('bot:s3cret-two').toString('base64'),
+        },
+      },
+    }
+    const named = await readPullSecretConfigs(
       await alice(),
       'shop',
       ['regcred', 'opaque', 'broken'],
       'builder',
     )
-    assert.deepEqual(configs, [
-      {
-        auths: {
-          'ghcr.io': {
-            username: 'bot',
-            password: 's3cret-one',
-            auth: Buffer.from('bot:s3cret-one').toString('base64'),
-          },
-        },
-      },
-      {
-        auths: {
-          'quay.io': {
-            username: 'bot',
-            password: 's3cret-two',
-            auth: Buffer.from('bot:s3cret-two').toString('base64'),
-          },
-        },
-      },
-    ])
+    assert.deepEqual(named.configs, [ghcr])
     assert.deepEqual(
-      warnings.map((w) => w.message),
+      named.warnings.map((w) => w.message),
       [
         'secret shop/opaque is not a registry secret (type Opaque)',
         'secret shop/broken: .dockerconfigjson is not a JSON object',
-        'secret shop/gone not found',
       ],
     )
-    assert.ok(!JSON.stringify(warnings).includes('s3cret'))
+    // None named: the ServiceAccount's (oldcfg, regcred, gone).
+    const fromAccount = await readPullSecretConfigs(await alice(), 'shop', [], 'builder')
+    assert.deepEqual(fromAccount.configs, [quay, ghcr])
+    assert.deepEqual(
+      fromAccount.warnings.map((w) => w.message),
+      ['secret shop/gone not found'],
+    )
+    assert.ok(!JSON.stringify([named.warnings, fromAccount.warnings]).includes('s3cret'))
   })
 
   test('the default ServiceAccount when none is named; forbidden secrets are warnings', async () => {

@@ -375,3 +375,48 @@ test('a broken config file is an error naming the file and not its content', asy
   writeFileSync(path, '')
   assert.equal((await resolveRegistryAccess('ghcr.io', o)).source, 'none')
 })
+
+test('an empty credHelpers entry means the auths, not credsStore (as docker)', async () => {
+  const o = setup(
+    {
+      credsStore: 'kit-test',
+      credHelpers: { 'ghcr.io': '' },
+      auths: { 'ghcr.io': { auth: b64('file-user:file-pass') } },
+    },
+    { 'ghcr.io': { Username: 'store-user', Secret: 'store-pass' } },
+  )
+  const r = await resolveRegistryAccess('ghcr.io', o)
+  assert.equal(r.source, 'docker config auths')
+  assert.deepEqual(r.credentials, { username: 'file-user', password: 'file-pass' })
+  assert.deepEqual(queried(o.log), [])
+})
+
+test('a user with an empty password is sent as such (a token user)', async () => {
+  const o = setup(
+    { auths: { 'ghcr.io': { auth: b64('tokenuser:') } } },
+    { 'quay.io': { Username: 'u', Secret: '' } },
+  )
+  assert.deepEqual((await resolveRegistryAccess('ghcr.io', o)).credentials, {
+    username: 'tokenuser',
+    password: '',
+  })
+  const viaStore = setup({ credsStore: 'kit-test' }, { 'quay.io': { Username: 'u', Secret: '' } })
+  assert.deepEqual((await resolveRegistryAccess('quay.io', viaStore)).credentials, {
+    username: 'u',
+    password: '',
+  })
+})
+
+test('an env set with a password but no user name is not credentials: the docker config still counts (as kluctl)', async () => {
+  const o = setup(
+    { auths: { 'ghcr.io': { auth: b64('file-user:file-pass') } } },
+    {},
+    {
+      KUBECTL_IMAGES_REGISTRY_1_HOST: 'ghcr.io',
+      KUBECTL_IMAGES_REGISTRY_1_PASSWORD: 'lonely',
+    },
+  )
+  const r = await resolveRegistryAccess('ghcr.io', o)
+  assert.equal(r.source, 'docker config auths')
+  assert.deepEqual(r.credentials, { username: 'file-user', password: 'file-pass' })
+})
