@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { request } from 'undici'
+import { isMain } from '../scripts/is-main.ts'
 import { resolveLatest } from '../src/latest/latest.ts'
 import { RegistryClient } from '../src/registry/client.ts'
 import { TagExclusions } from '../src/registry/exclude.ts'
@@ -99,4 +100,4 @@ export async function benchLatest(): Promise<string> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(await benchLatest())
+if (isMain(import.meta.url)) process.stdout.write(await benchLatest())

@@ -8,6 +8,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { isMain } from '../scripts/is-main.ts'
 import { makeTempDir } from '../test/support/lifecycle.ts'
 import {
   type ClusterSpec,
@@ -188,4 +189,4 @@ const EXIT_RSS = `data:text/javascript,${encodeURIComponent(
   "process.on('exit', () => process.stderr.write('\\nmaxrss-kib=' + process.resourceUsage().maxRSS + '\\n'))",
 )}`
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(await benchScanRss())
+if (isMain(import.meta.url)) process.stdout.write(await benchScanRss())

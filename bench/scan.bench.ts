@@ -19,6 +19,7 @@ import { promisify } from 'node:util'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { Parser } from '@oclif/core'
 import { Agent, request } from 'undici'
+import { isMain } from '../scripts/is-main.ts'
 import { setupRegistry } from '../src/cli/registry-flags.ts'
 import { loadKubeConfig } from '../src/cluster/kubeconfig.ts'
 import { readCluster } from '../src/cluster/read.ts'
@@ -663,6 +664,6 @@ export async function benchScan(): Promise<string> {
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === 'kube-api') {
   await serveKubeApi((workerData as { spec: ClusterSpec }).spec)
-} else if (isMainThread && import.meta.url === `file://${process.argv[1]}`) {
+} else if (isMainThread && isMain(import.meta.url)) {
   process.stdout.write(await benchScan())
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { bundle } from '../scripts/bundle.ts'
+import { isMain } from '../scripts/is-main.ts'
 import { bunRuntime, COMPLETE_SH, compile, TARGETS } from '../scripts/pkg.ts'
 
 const KUBECTL = existsSync('/usr/bin/kubectl') ? '/usr/bin/kubectl' : 'kubectl'
@@ -160,4 +161,4 @@ export async function benchStartup(): Promise<string> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(await benchStartup())
+if (isMain(import.meta.url)) process.stdout.write(await benchStartup())

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { isMain } from '../scripts/is-main.ts'
 import { mergeImageVectors } from '../src/vector/merge.ts'
 import { readImageVector } from '../src/vector/read.ts'
 import { resolveVector } from '../src/vector/resolve.ts'
@@ -124,4 +125,4 @@ export async function benchVector(): Promise<string> {
   ].join('\n')
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(await benchVector())
+if (isMain(import.meta.url)) process.stdout.write(await benchVector())

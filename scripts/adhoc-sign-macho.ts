@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { basename } from 'node:path'
+import { isMain } from './is-main.ts'
 
 const MH_MAGIC_64 = 0xfeedfacf
 const LC_SEGMENT_64 = 0x19
@@ -265,7 +266,7 @@ export async function adhocSignFile(path: string, identifier = basename(path)): 
   return report
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const args = process.argv.slice(2)
   const check = args[0] === '--check'
   const [path, identifier] = check ? args.slice(1) : args

@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Metafile } from 'esbuild'
+import { isMain } from './is-main.ts'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const DEFAULT_BUNDLE = join(ROOT, 'build', 'kubectl-images.mjs')
@@ -60,7 +61,7 @@ export async function bundle(options: BundleOptions = {}): Promise<BundleResult>
   return { outfile, bytes, metafile: result.metafile }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const args = process.argv.slice(2)
   const at = args.indexOf('--outfile')
   const started = performance.now()

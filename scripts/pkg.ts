@@ -14,6 +14,7 @@ import { crc32, deflateRawSync, gzipSync } from 'node:zlib'
 import { parseDocument } from 'yaml'
 import { adhocSignFile, checkSignature } from './adhoc-sign-macho.ts'
 import { bundle, DEFAULT_BUNDLE, ROOT } from './bundle.ts'
+import { isMain } from './is-main.ts'
 
 const run = promisify(execFile)
 
@@ -443,7 +444,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   try {
     await main(process.argv.slice(2))
   } catch (error) {

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { basename, dirname, extname, join, posix } from 'node:path'
 import { crc32, gunzipSync, inflateRawSync } from 'node:zlib'
 import { parse } from 'yaml'
+import { isMain } from './is-main.ts'
 
 const API_VERSION = 'krew.googlecontainertools.github.com/v1alpha2'
 const SUPPORTED = [
@@ -375,7 +376,7 @@ export async function validateManifest(
   return result
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const args = process.argv.slice(2)
   const at = args.indexOf('--archives')
   const manifest = args.find((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1))

@@ -17,13 +17,24 @@ export async function loadOptions(): Promise<Interfaces.Options> {
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   // The reader of our output went away (`| head`): stop quietly, as kubectl does, rather than leave a
   // pending write behind or print an error about the pipe.
+  // oclif's own listener rethrows every error but EPIPE (a stack trace): ours replaces it.
+  process.stdout.removeAllListeners('error')
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error
-    process.exit(process.exitCode ?? 0)
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    // Any other failure to write the output (a full disk, /dev/full): one line, and not a success.
+    process.stderr.write(`error: cannot write the output: ${error.code ?? error.message}\n`)
+    process.exit(1)
   })
   // `kubectl images help scan` as `scan --help` (no help plugin is loaded).
   const args = argv[0] === 'help' ? [...argv.slice(1), '--help'] : argv
   try {
+    // The single executable runs on Bun, whose process.version is the Node version it emulates: oclif's
+    // version line would name that Node. Ours names the runtime that runs.
+    const bun = (process.versions as { bun?: string }).bun
+    if (bun && args.length === 1 && args[0] === '--version') {
+      process.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} bun-v${bun}\n`)
+      return
+    }
     await run(args, await loadOptions())
     await flush()
   } catch (error) {

@@ -1,5 +1,7 @@
 // How the CLI reads its command line and reports what it cannot: one line, kubectl's words, usage exit code 2.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, openSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,4 +58,17 @@ test('unknown commands, -h, help COMMAND, and a repeatable flag before the argum
   assert.equal(repeated.code, 1, repeated.stderr)
   assert.match(repeated.stdout, /127\.0\.0\.1:1\/a\/b/)
   assert.match(repeated.stdout, /127\.0\.0\.1:1\/c\/d/)
+})
+
+test('output that cannot be written (a full disk) is one error line and exit code 1', {
+  skip: existsSync('/dev/full') ? false : 'no /dev/full',
+}, () => {
+  const entry = new URL('../../bin/run.js', import.meta.url).pathname
+  const run = spawnSync(process.execPath, [entry, '--help'], {
+    stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'],
+    env: { ...env, NO_COLOR: '1' },
+    encoding: 'utf8',
+  })
+  assert.equal(run.status, 1)
+  assert.equal(run.stderr, 'error: cannot write the output: ENOSPC\n')
 })

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { parse, stringify } from 'yaml'
 import { archive, type Built, TARGETS, tarGz, writeManifest } from '../../scripts/pkg.ts'
@@ -171,4 +172,25 @@ describe('krew archives, manifest and validation', () => {
       assert.match((await validateManifest(path)).errors.join('\n'), pattern)
     }
   })
+})
+
+test('the scripts run when started through a symlink or from a path with a space', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubectl images scripts '))
+  try {
+    const link = join(dir, 'validate krew.ts')
+    await symlink(fileURLToPath(new URL('../../scripts/validate-krew.ts', import.meta.url)), link)
+    const garbage = join(dir, 'garbage.yaml')
+    await writeFile(garbage, 'kind: Plugin\n')
+    // It must validate (and fail on) the file, not exit 0 having done nothing.
+    await assert.rejects(
+      run(process.execPath, [link, garbage]),
+      (error: { code?: number; stderr?: string }) => {
+        assert.equal(error.code, 1)
+        assert.ok(error.stderr?.length, 'says what is wrong')
+        return true
+      },
+    )
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })

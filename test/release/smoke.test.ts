@@ -104,7 +104,8 @@ describe('release: the linux-amd64 executable through kubectl', { skip }, () => 
     const list = await kubectl(['plugin', 'list'])
     assert.ok(list.stdout.includes(`${binDir}/kubectl-images`), list.stdout)
     const { stdout } = await kubectl(['images', '--version'])
-    assert.match(stdout, /^kubectl-images\/0\.\d+\.\d+ linux-x64 /)
+    // It runs on Bun: the version line names Bun, not the Node version Bun emulates.
+    assert.match(stdout, /^kubectl-images\/0\.\d+\.\d+ linux-x64 bun-v\d+\.\d+\.\d+\n$/)
   })
 
   test('kubectl images latest against a TLS registry (the real undici Agent with --ca-file)', async (t) => {
