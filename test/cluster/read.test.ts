@@ -537,24 +537,14 @@ describe('readCluster', () => {
 
 describe('readPullSecretConfigs', () => {
   test("named secrets, else the ServiceAccount's (as its admission does); unreadable ones are warnings without values", async () => {
-    const ghcr = {
+    // What a dockerconfigjson secret for `host` with user bot and `password` reads as.
+    const config = (host: string, password: string) => ({
       auths: {
-        'ghcr.io': {
-          username: 'bot',
-          password: 's3cret-one',
-          auth: Buffer.from('bot:s3cret-one').toString('base64'),
-        },
+        [host]: { username: 'bot', password, auth: Buffer.from(`bot:${password}`).toString('base64') },
       },
-    }
-    const quay = {
-      auths: {
-        'quay.io': {
-          username: 'bot',
-          password: 's3cret-two',
-          auth: Buffer.from('bot:s3cret-two').toString('base64'),
-        },
-      },
-    }
+    })
+    const ghcr = config('ghcr.io', 's3cret-one')
+    const quay = config('quay.io', 's3cret-two')
     const named = await readPullSecretConfigs(
       await alice(),
       'shop',
