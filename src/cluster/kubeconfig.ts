@@ -10,7 +10,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { parseDocument } from 'yaml'
 import { UserError, withoutCredentials } from '../util/errors.ts'
-import { proxyFor, proxyFromEnv } from '../util/proxy.ts'
+import { isLoopbackHost, proxyFor, proxyFromEnv } from '../util/proxy.ts'
 
 export interface LoadKubeConfigOptions {
   /** --kubeconfig: this file only. */
@@ -293,13 +293,11 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
 
 /** Whether a server URL names this machine: localhost, 127.0.0.0/8 or ::1. */
 export function isLoopback(server: string): boolean {
-  let host: string
   try {
-    host = new URL(server).hostname
+    return isLoopbackHost(new URL(server).hostname)
   } catch {
     return false
   }
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 /** The service account of the pod we run in (client-go InClusterConfig). */

@@ -70,6 +70,12 @@ function exempt(host: string, port: string, noProxy: string): boolean {
   return false
 }
 
+/** Whether a URL's hostname names this machine: localhost, 127.0.0.0/8 or ::1 (bracketed or not). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
 /** The proxy URL for a request to `target`, or undefined to connect directly (always for this machine). */
 export function proxyFor(target: URL | string, settings: ProxySettings | undefined): string | undefined {
   if (!settings) return undefined
@@ -87,8 +93,8 @@ export function proxyFor(target: URL | string, settings: ProxySettings | undefin
         ? settings.httpProxy
         : undefined
   if (!proxy) return undefined
+  if (isLoopbackHost(url.hostname)) return undefined
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  if (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)) return undefined
   const port = url.port || (url.protocol === 'https:' ? '443' : '80')
   if (settings.noProxy && exempt(host, port, settings.noProxy)) return undefined
   return proxy
