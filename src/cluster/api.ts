@@ -20,9 +20,6 @@ import { UserError, withoutCredentials } from '../util/errors.ts'
 import { Semaphore, sleep } from '../util/limit.ts'
 import { type FieldPick, parseList } from './json-pick.ts'
 
-/** A 2xx list body that is not JSON (a proxy's HTML page, a cut body). */
-class NotJson extends Error {}
-
 /** A 2xx list that is JSON but not a list of objects (`items: "x"`, a null item). */
 export class MalformedAnswer extends Error {}
 
@@ -298,10 +295,10 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
         cause: err,
       })
     }
-    if (err instanceof SyntaxError || err instanceof NotJson) {
+    if (err instanceof SyntaxError) {
       // client-node runs the plugin before it sends anything: once an answer came, the answer is to blame.
       return new UserError(
-        plugin && !answered && !(err instanceof NotJson)
+        plugin && !answered
           ? `context ${context}: the credential plugin ${plugin} did not print an ExecCredential`
           : `the cluster at ${server} did not answer JSON to ${what}`,
         { cause: err },
@@ -399,13 +396,9 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   ): Promise<Record<string, unknown>> {
     let rest: Record<string, unknown> = {}
     const raw = (body: Buffer): string => {
-      try {
-        rest = parseList(body, onItem, itemPick)
-        if ('items' in rest) throw new MalformedAnswer('its items are not a list')
-      } catch (err) {
-        // The server's answer, not a credential plugin's output (see fatal()).
-        throw err instanceof SyntaxError ? new NotJson(err.message) : err
-      }
+      // A SyntaxError here is the server's answer, not a credential plugin's output (see fatal()).
+      rest = parseList(body, onItem, itemPick)
+      if ('items' in rest) throw new MalformedAnswer('its items are not a list')
       return '{}'
     }
     const own: ConfigurationOptions = { httpApi: k8s.wrapHttpLibrary({ send: (req) => send(req, raw) }) }
