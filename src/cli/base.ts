@@ -66,7 +66,6 @@ function isExpected(error: Error & { oclif?: unknown }): boolean {
   return EXPECTED.has(error.name) || error.oclif !== undefined
 }
 
-/** Parses a duration like `30s`, `5m`, `1h30m` or `1500ms` into milliseconds. */
 /** The longest delay a timer takes (2^31 - 1 ms, about 596 hours): a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -77,6 +76,7 @@ export function parseTimeout(text: string, flag: string): number {
   return Math.round(ms)
 }
 
+/** Parses a duration like `30s`, `5m`, `1h30m` or `1500ms` into milliseconds. */
 export function parseDuration(text: string, flag: string): number {
   const match = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/.test(text.trim())
   if (!match) throw new Error(`--${flag} takes a duration such as 30s, 5m or 1h (got "${text}")`)

@@ -218,9 +218,9 @@ function deadlineError(url: URL, signal?: AbortSignal): RegistryError {
   )
 }
 
-/** Maps an undici/socket failure to a RegistryError, and says whether another attempt may help. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'])
 
+/** Maps an undici/socket failure to a RegistryError, and says whether another attempt may help. */
 function mapNetworkError(
   url: URL,
   error: unknown,
