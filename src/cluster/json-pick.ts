@@ -56,7 +56,8 @@ class Reader {
   private i = 0
   private keyStart = 0
   private keyEnd = 0
-  private readonly stack: number[] = []
+  /** The open brackets of the value skip() is in; typed, because `array.length = 0` frees and regrows. */
+  private stack = new Uint8Array(64)
   private readonly whole: (start: number, end: number) => unknown
 
   constructor(bytes: Uint8Array) {
@@ -197,18 +198,23 @@ class Reader {
     }
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       // A stack of the open brackets, so `{]` is an error rather than a silent mismatch.
-      const open = this.stack
-      open.length = 0
+      let depth = 0
       for (let j = this.i; j < b.length; ) {
         const d = b[j]!
         if (d === QUOTE) {
           j = this.stringEnd(j)
           continue
         }
-        if (d === OPEN_OBJECT || d === OPEN_ARRAY) open.push(d)
-        else if (d === CLOSE_OBJECT || d === CLOSE_ARRAY) {
-          if (open.pop() !== d - 2) throw unexpected(b, j)
-          if (open.length === 0) {
+        if (d === OPEN_OBJECT || d === OPEN_ARRAY) {
+          if (depth === this.stack.length) {
+            const deeper = new Uint8Array(depth * 2)
+            deeper.set(this.stack)
+            this.stack = deeper
+          }
+          this.stack[depth++] = d
+        } else if (d === CLOSE_OBJECT || d === CLOSE_ARRAY) {
+          if (depth === 0 || this.stack[--depth] !== d - 2) throw unexpected(b, j)
+          if (depth === 0) {
             this.i = j + 1
             return
           }

@@ -139,4 +139,14 @@ describe('parseList', () => {
       assert.throws(() => split(bad, pick), SyntaxError, bad)
     }
   })
+
+  test('a skipped member nested deeper than the bracket stack starts is still checked bracket by bracket', () => {
+    const pick: FieldPick = { metadata: { name: true } }
+    const deep = `${'[{"a":'.repeat(100)}1${'}]'.repeat(100)}`
+    assert.deepEqual(split(`{"items":[{"spec":${deep},"metadata":{"name":"x"}}]}`, pick).items, [
+      { metadata: { name: 'x' } },
+    ])
+    const crossed = `${'[{"a":'.repeat(100)}1${'}]'.repeat(60)}]}${'}]'.repeat(39)}`
+    assert.throws(() => split(`{"items":[{"spec":${crossed}}]}`, pick), SyntaxError)
+  })
 })
