@@ -43,34 +43,61 @@ function int32(v: number): string {
   return String.fromCharCode(v >>> 16, v & 0xffff)
 }
 
-/** The shape and sort key of a tag, or undefined when it has no digit at all (`latest`, `main`). */
-export function parseAutoTag(tag: string): Parsed | undefined {
+/**
+ * What scanTag() read of the last tag: its key as numbers, the marker (0 prerelease, 1 release) at index
+ * `parts`. Shared and overwritten by every call, so reading a list's tags builds nothing per tag.
+ */
+const scanned = {
+  key: new Int32Array(32),
+  length: 0,
+  prefixEnd: 0,
+  parts: 0,
+  template: '',
+  prerelease: false,
+}
+
+function push(v: number): void {
+  if (scanned.length === scanned.key.length) {
+    const longer = new Int32Array(scanned.key.length * 2)
+    longer.set(scanned.key)
+    scanned.key = longer
+  }
+  scanned.key[scanned.length++] = v
+}
+
+/** Reads a tag's shape and key into `scanned`; false when it has no digit at all (`latest`, `main`). */
+function scanTag(tag: string): boolean {
   const n = tag.length
   let i = 0
   while (i < n && !isDigit(tag.charCodeAt(i))) i++
-  if (i === n) return undefined
-  const prefix = tag.slice(0, i)
-  let key = ''
+  if (i === n) return false
+  scanned.prefixEnd = i
+  scanned.length = 0
   let parts = 0
   for (;;) {
     let v = 0
     while (i < n && isDigit(tag.charCodeAt(i))) v = Math.min(v * 10 + tag.charCodeAt(i++) - 48, MAX_INT32)
-    key += int32(v)
+    push(v)
     parts++
     if (i + 1 < n && tag.charCodeAt(i) === 46 && isDigit(tag.charCodeAt(i + 1))) i++
     else break
   }
-  let variant = tag.slice(i)
-  let prerelease = false
-  if (variant !== '') {
-    const m = PRERELEASE.exec(variant)
-    if (m !== null) {
-      prerelease = true
-      key += PRE + int32(LABEL_RANK[m[1]!.toLowerCase()]!) + int32(Math.min(Number(m[2] ?? 0), MAX_INT32))
-      variant = variant.slice(0, m.index) + variant.slice(m.index + m[0].length)
-    }
+  scanned.parts = parts
+  scanned.prerelease = false
+  if (i === n) {
+    push(1)
+    scanned.template = ''
+    return true
   }
-  if (!prerelease) key += RELEASE
+  let variant = tag.slice(i)
+  const m = PRERELEASE.exec(variant)
+  if (m !== null) {
+    scanned.prerelease = true
+    push(0)
+    push(LABEL_RANK[m[1]!.toLowerCase()]!)
+    push(Math.min(Number(m[2] ?? 0), MAX_INT32))
+    variant = variant.slice(0, m.index) + variant.slice(m.index + m[0].length)
+  } else push(1)
   // Digits inside the variant are the variant's own version (alpine3.19 → 3.20): wildcards, ordered last.
   let template = ''
   for (let j = 0; j < variant.length; ) {
@@ -83,9 +110,111 @@ export function parseAutoTag(tag: string): Parsed | undefined {
       v = Math.min(v * 10 + variant.charCodeAt(j++) - 48, MAX_INT32)
     }
     template += '#'
-    key += int32(v)
+    push(v)
   }
-  return { prefix, parts, template, prerelease, key }
+  scanned.template = template
+  return true
+}
+
+/** The shape and sort key of a tag, or undefined when it has no digit at all (`latest`, `main`). */
+export function parseAutoTag(tag: string): Parsed | undefined {
+  if (!scanTag(tag)) return undefined
+  let key = ''
+  for (let k = 0; k < scanned.length; k++) {
+    const v = scanned.key[k]!
+    key += k === scanned.parts ? (v === 0 ? PRE : RELEASE) : int32(v)
+  }
+  return {
+    prefix: tag.slice(0, scanned.prefixEnd),
+    parts: scanned.parts,
+    template: scanned.template,
+    prerelease: scanned.prerelease,
+    key,
+  }
+}
+
+/** The newest tag of one shape (prefix, count of numbers, variant template) in a list: a release, or any. */
+interface ShapeBest {
+  releaseKey?: Int32Array
+  releaseTag?: string
+  anyKey?: Int32Array
+  anyTag?: string
+}
+
+/**
+ * scanned.key against a key of the same shape, as the string keys compare: a different marker decides at the
+ * marker, and equal markers mean equal lengths.
+ */
+function compareScanned(other: Int32Array): number {
+  for (let k = 0; k < scanned.length; k++) {
+    const d = scanned.key[k]! - other[k]!
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+function keep(into: Int32Array | undefined): Int32Array {
+  const key = into && into.length >= scanned.length ? into : new Int32Array(scanned.length + 3)
+  for (let k = 0; k < scanned.length; k++) key[k] = scanned.key[k]!
+  return key
+}
+
+/**
+ * The newest tag of every shape in a (frozen) list, worked out once: a scan asks one repository's list for the
+ * best tag of each running tag's shape. Tags are compared as numbers where they are read: keeping every tag's
+ * parsed form (or a key string per tag) was most of what a scan gave the garbage collector.
+ */
+const bestByShapeOfList = new WeakMap<readonly string[], Map<string, ShapeBest>>()
+
+function shapeKey(prefix: string, parts: number, template: string): string {
+  return `${prefix}\u0000${parts}\u0000${template}`
+}
+
+function samePrefix(a: string, b: string, length: number): boolean {
+  for (let k = 0; k < length; k++) if (a.charCodeAt(k) !== b.charCodeAt(k)) return false
+  return true
+}
+
+function bestByShape(tags: readonly string[]): Map<string, ShapeBest> {
+  let shapes = bestByShapeOfList.get(tags)
+  if (shapes) return shapes
+  shapes = new Map()
+  let lastTag = ''
+  let lastPrefixEnd = -1
+  let lastParts = -1
+  let lastTemplate = ''
+  let best: ShapeBest = {}
+  for (let i = 0; i < tags.length; i++) {
+    const tag = tags[i]!
+    if (!scanTag(tag)) continue
+    // Neighbours in a sorted list mostly share a shape: no key string for them.
+    const sameShape =
+      scanned.prefixEnd === lastPrefixEnd &&
+      scanned.parts === lastParts &&
+      scanned.template === lastTemplate &&
+      samePrefix(tag, lastTag, lastPrefixEnd)
+    if (!sameShape) {
+      const shape = shapeKey(tag.slice(0, scanned.prefixEnd), scanned.parts, scanned.template)
+      const known = shapes.get(shape)
+      best = known ?? {}
+      if (!known) shapes.set(shape, best)
+      lastTag = tag
+      lastPrefixEnd = scanned.prefixEnd
+      lastParts = scanned.parts
+      lastTemplate = scanned.template
+    }
+    // rankByKeys' order: the highest key, and of equal keys the later tag.
+    if (!scanned.prerelease && (best.releaseKey === undefined || compareScanned(best.releaseKey) >= 0)) {
+      best.releaseKey = keep(best.releaseKey)
+      best.releaseTag = tag
+    }
+    if (best.anyKey === undefined || compareScanned(best.anyKey) >= 0) {
+      best.anyKey = keep(best.anyKey)
+      best.anyTag = tag
+    }
+  }
+  if (Object.isFrozen(tags)) bestByShapeOfList.set(tags, shapes)
+  return shapes
 }
 
 /**
@@ -167,14 +296,18 @@ export function auto(currentTag?: string): VersionedPolicy {
       return rankByKeys(kept, keys)
     },
     best(tags) {
+      if (current !== undefined) {
+        // Candidates share the running tag's shape; prereleases only when it is one.
+        const best = bestByShape(tags).get(shapeKey(current.prefix, current.parts, current.template))
+        return current.prerelease ? best?.anyTag : best?.releaseTag
+      }
       // rankByKeys' order: the highest key, and of equal keys the later tag.
       let best: string | undefined
       let bestKey = ''
-      const parsed = current === undefined ? undefined : parsedList(tags)
-      for (let i = 0; i < tags.length; i++) {
-        const key = parsed ? candidateKey(parsed[i]) : keyOf(tags[i]!)
+      for (const tag of tags) {
+        const key = releaseKey(tag)
         if (key === undefined || (best !== undefined && key < bestKey)) continue
-        best = tags[i]
+        best = tag
         bestKey = key
       }
       return best

@@ -198,6 +198,22 @@ describe('best: the first of rank without ordering the rest', () => {
       // Equal keys (1.2.3 and 1.02.3): the later tag wins, as in rank.
       ['1.02.3', '1.2.3', '1.2.3-alpine', '1.2.4-rc.1', 'v1.2.3', 'v1.02.3', 'latest'],
       ['3.18-alpine3.19', '3.18-alpine3.20', '3.19-alpine3.19', '3.19-alpine03.19', 'main'],
+      // Prereleases above and below the newest release, with equal keys among them.
+      [
+        '2.0.0-rc.1',
+        '1.9.9',
+        '2.0.0-rc.01',
+        '2.0.0-beta.3',
+        'v2.0.0-rc.1',
+        '1.10.0-alpine',
+        '1.10.0-rc.2-alpine',
+      ],
+      // Prefixes of one length and the same numbers are different shapes, neighbours or not.
+      ['r1.0', 'r1.3', 'v1.1', 'v1.2', 'r1.4', 'v0.9'],
+      // Keys longer than the scanner's first buffer.
+      Array.from({ length: 5 }, (_, i) =>
+        [...Array.from({ length: 40 }, (_, k) => k), (i * 7) % 5].join('.'),
+      ),
     ]
     for (const tags of lists) {
       for (const current of [undefined, ...tags]) {
