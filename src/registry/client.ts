@@ -270,7 +270,7 @@ export class RegistryClient {
   private async fetchTags(repo: RepositoryRef, signal?: AbortSignal): Promise<string[]> {
     const state = await this.registry(repo.domain, signal)
     const what = `${repo.domain}/${repo.path}`
-    const tags = new Set<string>()
+    let tags: string[] = []
     let pageSize = tagPageSize(repo.domain)
     let url = new URL(`/v2/${repo.path}/tags/list?n=${pageSize}`, state.base)
     const pagesRead = new Set<string>()
@@ -278,7 +278,7 @@ export class RegistryClient {
       if (page >= this.maxPages) {
         throw new RegistryError(
           'protocol',
-          `${what} has more than ${this.maxPages} pages of tags (${tags.size} read); the listing was stopped`,
+          `${what} has more than ${this.maxPages} pages of tags (${sortedUnique(tags).length} read); the listing was stopped`,
         )
       }
       this.stats.tagListRequests++
@@ -295,7 +295,9 @@ export class RegistryClient {
         res = await this.authorized(state, url, 'GET', { accept: 'application/json' }, repo.path, signal)
       }
       if (res.status !== 200) throw this.failure(state, res, what, 'repository', repo.path)
-      for (const tag of parseTagList(res.body, what, state.domain)) tags.add(tag)
+      const pageTags = parseTagList(res.body, what, state.domain)
+      if (tags.length === 0) tags = pageTags
+      else for (const tag of pageTags) tags.push(tag)
       const next = nextLink(res)
       if (!next) break
       // Relative to the URL that answered (after any redirect), as a browser resolves it.
@@ -315,7 +317,7 @@ export class RegistryClient {
       }
       url = target
     }
-    return [...tags].sort()
+    return sortedUnique(tags)
   }
 
   /**
@@ -611,6 +613,19 @@ export function nextLink(res: HttpResponse): string | undefined {
   return undefined
 }
 
+/** Sorts in place and drops repeats (a tag on two pages). */
+function sortedUnique(tags: string[]): string[] {
+  // distribution sends a page sorted: then there is nothing to sort.
+  let sorted = true
+  for (let i = 1; i < tags.length && sorted; i++) sorted = tags[i - 1]! < tags[i]!
+  if (sorted) return tags
+  tags.sort()
+  let kept = 0
+  for (let i = 0; i < tags.length; i++) if (i === 0 || tags[i] !== tags[kept - 1]) tags[kept++] = tags[i]!
+  tags.length = kept
+  return tags
+}
+
 function parseTagList(body: Buffer, what: string, domain: string): string[] {
   let parsed: unknown
   try {
@@ -622,5 +637,8 @@ function parseTagList(body: Buffer, what: string, domain: string): string[] {
   if (tags === null || tags === undefined) return []
   if (!Array.isArray(tags))
     throw new RegistryError('protocol', `${domain} sent a tag list for ${what} without a tags array`)
-  return tags.filter((tag): tag is string => typeof tag === 'string')
+  // A copy only when something in it is not a tag.
+  for (const tag of tags)
+    if (typeof tag !== 'string') return tags.filter((t): t is string => typeof t === 'string')
+  return tags as string[]
 }

@@ -48,6 +48,14 @@ describe('registry client behind a fault proxy', () => {
     await c.close()
   })
 
+  test('reads a tag repeated on two pages once', async () => {
+    proxy.setFaults([{ kind: 'paginate', match: /tags\/list/, maxPageSize: 100, inclusiveLast: true }])
+    const c = client({ credentials: creds })
+    assert.deepEqual(await c.listTags(repo()), [...TAGS].sort())
+    assert.equal(c.stats.tagListRequests, 3)
+    await c.close()
+  })
+
   test('sorts a single page the registry sent out of order', async () => {
     proxy.setFaults([{ kind: 'paginate', match: /tags\/list/, maxPageSize: 1000, order: 'shuffled' }])
     const c = client({ credentials: creds })
@@ -165,6 +173,16 @@ describe('registry client behind a fault proxy', () => {
       await c.close()
       proxy.setFaults([])
     }
+  })
+
+  test('refuses an answer larger than the body limit, and sends no second request for it', async () => {
+    proxy.setFaults([])
+    proxy.clear()
+    const c = client({ credentials: creds, http: { maxBodyBytes: 1000 } })
+    const error = await rejection(c.listTags(repo()))
+    assert.match(error.message, /^response from 127\.0\.0\.1:\d+ is larger than 1000 bytes$/)
+    assert.equal(proxy.count(/tags\/list/), 1)
+    await c.close()
   })
 
   test('reads an unreadable tag list as a protocol error', async () => {

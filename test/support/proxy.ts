@@ -76,6 +76,8 @@ export interface PaginationOptions {
   linkIncludesN?: boolean
   /** Serve fewer than `n` tags per page (about half) while still sending Link. */
   shortPages?: boolean
+  /** Start each next page at the `last` tag itself, so every page repeats the previous page's last tag. */
+  inclusiveLast?: boolean
 }
 
 export interface PaginateFault extends FaultBase, PaginationOptions {
@@ -320,7 +322,7 @@ async function paginate(
   let start = 0
   if (last !== null && last !== '') {
     const i = all.indexOf(last)
-    if (i >= 0) start = i + 1
+    if (i >= 0) start = p.inclusiveLast ? i : i + 1
     else if ((p.order ?? 'sorted') === 'sorted') start = all.findIndex((t) => t > last)
     else start = -1
     if (start < 0) start = all.length
