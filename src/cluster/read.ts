@@ -236,8 +236,14 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function rowKey(row: ContainerImage): string {
-  return `${row.containerKind}/${row.container}`
+/** The row of a container (kind and name) in a list of a workload's rows. */
+function rowOf(
+  rows: readonly ContainerImage[],
+  kind: ContainerKind,
+  name: string,
+): ContainerImage | undefined {
+  for (const row of rows) if (row.containerKind === kind && row.container === name) return row
+  return undefined
 }
 
 /**
@@ -457,16 +463,23 @@ function assemble(recs: Rec[]): ContainerImage[] {
   interface Entry {
     top: Rec
     rows: ContainerImage[]
-    digestKeys: string[]
+    /** Per container that pods report (kind and name at the same index), the digests they run. */
+    digestKinds: ContainerKind[]
+    digestNames: string[]
     digests: string[][]
     pods: number
+  }
+  const digestsOf = (entry: Entry, kind: ContainerKind, name: string): string[] | undefined => {
+    for (let i = 0; i < entry.digestNames.length; i++)
+      if (entry.digestKinds[i] === kind && entry.digestNames[i] === name) return entry.digests[i]
+    return undefined
   }
   const entries = new Map<Rec, Entry>()
   for (const r of recs) {
     if (topOf(r) !== r) continue
     const rows: ContainerImage[] = []
-    for (const row of r.rows) if (!rows.some((x) => rowKey(x) === rowKey(row))) rows.push(row)
-    entries.set(r, { top: r, rows, digestKeys: [], digests: [], pods: 0 })
+    for (const row of r.rows) if (!rowOf(rows, row.containerKind, row.container)) rows.push(row)
+    entries.set(r, { top: r, rows, digestKinds: [], digestNames: [], digests: [], pods: 0 })
   }
   const pods = recs
     .filter((r) => r.digests)
@@ -476,34 +489,32 @@ function assemble(recs: Rec[]): ContainerImage[] {
     if (!entry) continue
     entry.pods++
     for (const [kind, name, digest] of pod.digests ?? []) {
-      const key = `${kind}/${name}`
       // A pod of an older revision runs another tag: its digest is not what the spec's tag gives.
       if (entry.top !== pod) {
-        const specRow = entry.rows.find((x) => rowKey(x) === key)
-        const podRow = pod.rows.find((x) => rowKey(x) === key)
+        const specRow = rowOf(entry.rows, kind, name)
+        const podRow = rowOf(pod.rows, kind, name)
         if (specRow && podRow && !runsSpecTag(specRow.image, podRow.image)) continue
       }
-      let at = entry.digestKeys.indexOf(key)
-      if (at < 0) {
-        at = entry.digestKeys.length
-        entry.digestKeys.push(key)
-        entry.digests.push([])
+      let list = digestsOf(entry, kind, name)
+      if (!list) {
+        list = []
+        entry.digestKinds.push(kind)
+        entry.digestNames.push(name)
+        entry.digests.push(list)
       }
-      const list = entry.digests[at]!
       if (!list.includes(digest)) list.push(digest)
     }
     if (entry.top === pod) continue
     // Ephemeral containers (kubectl debug) exist only on pods: they run, so they count for the workload.
     for (const row of pod.rows) {
-      if (row.containerKind !== 'ephemeral' || entry.rows.some((x) => rowKey(x) === rowKey(row))) continue
+      if (row.containerKind !== 'ephemeral' || rowOf(entry.rows, row.containerKind, row.container)) continue
       entry.rows.push({ ...row, workload: entry.top.ref, annotations: entry.top.annotations })
     }
   }
   const images: ContainerImage[] = []
   for (const entry of entries.values()) {
     for (const row of entry.rows) {
-      const at = entry.digestKeys.indexOf(rowKey(row))
-      row.runningDigests = at < 0 ? [] : entry.digests[at]!.sort(cmp)
+      row.runningDigests = digestsOf(entry, row.containerKind, row.container)?.sort(cmp) ?? []
       row.pods = entry.pods
       images.push(row)
     }
