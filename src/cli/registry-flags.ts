@@ -95,8 +95,21 @@ export interface RegistrySetup {
   signal: AbortSignal
 }
 
-/** Builds the registry client from flags, environment and docker config. */
-export async function setupRegistry(flags: RegistryFlagValues, version: string): Promise<RegistrySetup> {
+/** The run's deadline (--timeout), counted from now: for a command that reads the cluster before the registry. */
+export function runDeadline(flags: Pick<RegistryFlagValues, 'timeout'>): AbortSignal {
+  try {
+    return AbortSignal.timeout(parseTimeout(flags.timeout, 'timeout'))
+  } catch (error) {
+    throw new UserError((error as Error).message, { exitCode: 2 })
+  }
+}
+
+/** Builds the registry client from flags, environment and docker config; `deadline` if the run has one already. */
+export async function setupRegistry(
+  flags: RegistryFlagValues,
+  version: string,
+  deadline?: AbortSignal,
+): Promise<RegistrySetup> {
   const [{ RegistryClient }, { resolveRegistryAccess }, { TagExclusions }] = await Promise.all([
     import('../registry/client.ts'),
     import('../registry/credentials.ts'),
@@ -143,5 +156,5 @@ export async function setupRegistry(flags: RegistryFlagValues, version: string):
       ...(proxy ? { proxy } : {}),
     },
   })
-  return { client, exclusions, signal: AbortSignal.timeout(deadlineMs) }
+  return { client, exclusions, signal: deadline ?? AbortSignal.timeout(deadlineMs) }
 }

@@ -45,12 +45,14 @@ function clusterInfo(raw: Record<string, unknown>): Record<string, unknown> {
 /**
  * Makes the current user's exec plugin run like kubectl runs it: KUBERNETES_EXEC_INFO set (with the cluster when
  * it asks for it), and, when it may be interactive and stdin is a terminal, the terminal's stdin and its stderr
- * shown to the user; otherwise stdin is closed, so a prompt fails at once instead of waiting.
+ * shown to the user; otherwise stdin is closed, so a prompt fails at once instead of waiting. A plugin still
+ * running when `signal` aborts (the run's --timeout) is killed.
  */
 export function runExecPluginsLikeKubectl(
   kc: KubeConfig,
   rawCluster: Record<string, unknown>,
   stdinIsTerminal = Boolean(process.stdin.isTTY),
+  signal?: AbortSignal,
 ): void {
   const exec = kc.getCurrentUser()?.exec as ExecConfig | undefined
   const authenticators = (kc as unknown as { authenticators?: Array<{ execFn?: SpawnLike }> }).authenticators
@@ -71,6 +73,20 @@ export function runExecPluginsLikeKubectl(
     })
     // client-node reads stderr for its error; a user at a terminal also sees it as it comes.
     if (interactive) child.stderr.on('data', (chunk: Buffer | string) => process.stderr.write(chunk))
+    if (signal) {
+      // client-node waits for 'close': our ends of the pipes are closed too, as a grandchild (a shell's
+      // `sleep`) may still hold theirs.
+      const stop = () => {
+        child.kill('SIGKILL')
+        child.stdout.destroy()
+        child.stderr.destroy()
+      }
+      if (signal.aborted) stop()
+      else {
+        signal.addEventListener('abort', stop, { once: true })
+        child.once('exit', () => signal.removeEventListener('abort', stop))
+      }
+    }
     return child
   }
 }

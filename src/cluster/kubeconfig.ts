@@ -29,6 +29,8 @@ export interface LoadKubeConfigOptions {
   disableCompression?: boolean
   /** What the command offers instead of a cluster, ending the "no kubeconfig found" error (`use -f ...`). */
   withoutCluster?: string
+  /** The run's deadline: an exec credential plugin still running when it passes is killed, as client-go does. */
+  signal?: AbortSignal
 }
 
 export interface LoadedKubeConfig {
@@ -278,7 +280,7 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
   }
   if (kc.getCurrentUser()?.exec && isRecord(cluster.body.cluster)) {
     const { runExecPluginsLikeKubectl } = await import('./exec-plugin.ts')
-    runExecPluginsLikeKubectl(kc, cluster.body.cluster, opts.stdinIsTerminal)
+    runExecPluginsLikeKubectl(kc, cluster.body.cluster, opts.stdinIsTerminal, opts.signal)
   }
   const disabled = isRecord(cluster.body.cluster) && cluster.body.cluster['disable-compression'] === true
   const url = kc.getCurrentCluster()?.server ?? server

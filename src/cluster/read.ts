@@ -627,8 +627,8 @@ export async function readPullSecretConfigs(
 }
 
 /** The API server's version (GET /version gitVersion), e.g. `v1.31.4`. */
-export async function clusterVersion(kc: KubeConfig): Promise<string> {
-  const s = await openSession(kc)
+export async function clusterVersion(kc: KubeConfig, signal?: AbortSignal): Promise<string> {
+  const s = await openSession(kc, signal ? { signal } : {})
   try {
     const info = await s.call('read the server version', (o) => s.version.getCode(o))
     return info.gitVersion

@@ -53,6 +53,7 @@ export async function readInventory(
     cluster: request.cluster,
     user: request.user,
     disableCompression: Boolean(request['disable-compression']),
+    ...(signal ? { signal } : {}),
   })
   const inventory = await readCluster(loaded.kc, {
     compression: loaded.compression,

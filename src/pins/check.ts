@@ -1,7 +1,7 @@
 // `pin --check FILE`: does the cluster (or -f manifests) run what a fixed-images file says, and does the
 // registry still serve it? Drift: the deployed image differs, the tag or digest is gone, the tag moved.
 import type { RegistryFlagValues } from '../cli/registry-flags.ts'
-import { setupRegistry } from '../cli/registry-flags.ts'
+import { runDeadline, setupRegistry } from '../cli/registry-flags.ts'
 import { readInventory, type SourceRequest } from '../cluster/source.ts'
 import type { ImageInventory, ReadWarning } from '../cluster/types.ts'
 import { type ImageReference, parseImageReference } from '../reference/index.ts'
@@ -78,9 +78,10 @@ export function checkExitCode(report: CheckReport): number {
 export async function checkPins(request: CheckRequest): Promise<CheckReport> {
   const env = request.env ?? process.env
   const rules = await readFixedImagesFile(request.check)
-  const { inventory, readSecrets } = await readInventory(request, env)
+  const deadline = runDeadline(request)
+  const { inventory, readSecrets } = await readInventory(request, env, undefined, deadline)
   const rows = planRows(inventory, rules)
-  const setup = await setupRegistry(request, request.version)
+  const setup = await setupRegistry(request, request.version, deadline)
   try {
     const { applyPullSecretsIfAsked } = await import('../registry/pull-secrets.ts')
     inventory.warnings.push(

@@ -7,7 +7,7 @@
 //   then, in digest mode, repo:tag@digest (the pods' digest for deployed rows with --from-running).
 
 import type { RegistryFlagValues } from '../cli/registry-flags.ts'
-import { setupRegistry } from '../cli/registry-flags.ts'
+import { runDeadline, setupRegistry } from '../cli/registry-flags.ts'
 import { readInventory, type SourceRequest } from '../cluster/source.ts'
 import type { ContainerImage, ImageInventory, WorkloadRef } from '../cluster/types.ts'
 import { type ImageReference, parseImageReference } from '../reference/index.ts'
@@ -222,7 +222,8 @@ export async function collectPins(request: PinRequest): Promise<PinOutcome> {
   const inputs = await readPinInputs(request)
   const policy = request.latest ? await makePolicyResolver(request, env) : undefined
 
-  const { inventory, readSecrets } = await readInventory(request, env)
+  const deadline = runDeadline(request)
+  const { inventory, readSecrets } = await readInventory(request, env, undefined, deadline)
   const warnings: string[] = inventory.warnings.map((warning) => warning.message)
   const rows = planRows(inventory, inputs.rules)
   warnings.push(...limitLines(unusedRules(inputs.rules, rows), 10))
@@ -236,7 +237,7 @@ export async function collectPins(request: PinRequest): Promise<PinOutcome> {
       )
     : []
   if (moving.length > 0 || (digestMode(request) && rows.some((row) => !row.error))) {
-    const setup = await setupRegistry(request, request.version)
+    const setup = await setupRegistry(request, request.version, deadline)
     try {
       const { applyPullSecretsIfAsked } = await import('../registry/pull-secrets.ts')
       const secretWarnings = await applyPullSecretsIfAsked(

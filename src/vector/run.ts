@@ -148,6 +148,9 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
     )
   }
 
+  const { runDeadline } = await import('../cli/registry-flags.ts')
+  const deadline = runDeadline(request)
+
   // Versions: the flags, else the cluster's /version (unless --no-cluster).
   let targetVersion = request['target-version']
   let runtimeVersion = request['runtime-version']
@@ -168,8 +171,9 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
       context: request.context,
       cluster: request.cluster,
       user: request.user,
+      signal: deadline,
     })
-    const gitVersion = await clusterVersion(kube.kc)
+    const gitVersion = await clusterVersion(kube.kc, deadline)
     try {
       versionOf(gitVersion)
     } catch {
@@ -218,7 +222,7 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
 
   let registrySummary: VectorReport['summary']['registry']
   if (request['check-registry']) {
-    registrySummary = await runRegistryCheck(request, items, loaded.caBundle, env, warnings)
+    registrySummary = await runRegistryCheck(request, items, loaded.caBundle, env, warnings, deadline)
   }
   let clusterSummary: VectorReport['summary']['cluster']
   if (request['check-cluster']) {
@@ -226,7 +230,7 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
       import('../cluster/source.ts'),
       import('./check.ts'),
     ])
-    const { inventory } = await readInventory(request, env)
+    const { inventory } = await readInventory(request, env, undefined, deadline)
     for (const w of inventory.warnings) warnings.push({ message: w.message })
     const check: ClusterCheck = checkCluster(loaded.vector, items, inventory, request.namespace)
     for (const item of items) {
@@ -283,6 +287,7 @@ async function runRegistryCheck(
   caBundle: CABundle | undefined,
   env: NodeJS.ProcessEnv,
   warnings: VectorWarning[],
+  deadline: AbortSignal,
 ): Promise<NonNullable<VectorReport['summary']['registry']>> {
   const [{ setupRegistry }, { cachedTagLookup }, { checkRegistry }] = await Promise.all([
     import('../cli/registry-flags.ts'),
@@ -295,6 +300,7 @@ async function runRegistryCheck(
     const setup = await setupRegistry(
       { ...request, ...('path' in ca && ca.path ? { 'ca-file': ca.path } : {}) },
       request.version,
+      deadline,
     )
     try {
       const { lookup, cacheWarning } = await cachedTagLookup(setup, request.cacheTtlMs, env)

@@ -451,6 +451,40 @@ describe('readCluster', () => {
     })
   })
 
+  test("a credential plugin still running when the run's deadline passes is killed, its pipes closed", async () => {
+    const dir = join(tmp.path, 'hanging-plugin')
+    await mkdir(dir, { recursive: true })
+    const plugin = join(dir, 'plugin')
+    // The shell waits on a child that holds the plugin's stdout: killing the shell alone would not end the pipe.
+    await writeFile(
+      plugin,
+      `#!/bin/sh\necho $$ > "${dir}/sh.pid"\nsleep 60 &\necho $! > "${dir}/sleep.pid"\nwait\n`,
+    )
+    await chmod(plugin, 0o755)
+    const file = join(dir, 'config')
+    const exec = `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ${plugin}\n      interactiveMode: Never`
+    await writeFile(file, api.kubeconfig().replace(/ {4}token: .*/, exec))
+    const signal = AbortSignal.timeout(500)
+    const { kc } = await loadKubeConfig({ kubeconfig: file, env: {}, stdinIsTerminal: false, signal })
+    let guard: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        assert.rejects(readCluster(kc, { signal }), {
+          message: `the run's --timeout passed while reading the cluster at ${api.url}`,
+        }),
+        new Promise((_, reject) => {
+          guard = setTimeout(() => reject(new Error('the read still waits for the plugin')), 20_000)
+        }),
+      ])
+      const shell = Number(await readFile(join(dir, 'sh.pid'), 'utf8'))
+      assert.throws(() => process.kill(shell, 0), { code: 'ESRCH' })
+    } finally {
+      clearTimeout(guard)
+      const sleeper = Number(await readFile(join(dir, 'sleep.pid'), 'utf8').catch(() => '0'))
+      if (sleeper) process.kill(sleeper, 'SIGKILL')
+    }
+  })
+
   test('in-cluster: the service account token and CA of the pod', async () => {
     const sa = join(tmp.path, 'serviceaccount')
     await mkdir(sa, { recursive: true })

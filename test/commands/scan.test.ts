@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -321,6 +321,29 @@ spec: {template: {spec: {containers: [{name: j, image: "${r}/tools/agent:0.9.1"}
       run.stderr,
       /^error: could not read any workload in any namespace .*forbidden; check your RBAC/,
     )
+  })
+
+  test('--timeout stops a credential plugin that never answers: scan, pin and vector, one line each', async () => {
+    const plugin = join(dir, 'hanging-plugin')
+    await writeFile(plugin, '#!/bin/sh\nexec sleep 60\n')
+    await chmod(plugin, 0o755)
+    const config = join(dir, 'hanging')
+    await api.writeKubeconfig(config)
+    const exec = `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ${plugin}\n      interactiveMode: Never`
+    await writeFile(config, (await readFile(config, 'utf8')).replace(/ {4}token: .*/, exec))
+    const vectorFile = fileURLToPath(new URL('../../examples/vector/images.yaml', import.meta.url))
+    for (const args of [
+      ['scan', '-A'],
+      ['pin', '-A'],
+      ['vector', vectorFile],
+    ]) {
+      const run = await runCli([...args, '--timeout', '1s'], {
+        env: { ...env, KUBECONFIG: config },
+        timeoutMs: 30_000,
+      })
+      assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`)
+      assert.equal(run.stderr, `error: the run's --timeout passed while reading the cluster at ${api.url}\n`)
+    }
   })
 
   test('a broken kubeconfig is one line and exit code 1', async () => {
