@@ -40,7 +40,8 @@ export const registryFlags = {
   }),
   concurrency: Flags.integer({
     description: 'Requests in flight per registry host.',
-    default: 8,
+    // 8 left the registry half idle while a scan read the cluster: 16 measured ~10% faster (docs/benchmarks.md).
+    default: 16,
     min: 1,
     max: 64,
     helpGroup: 'REGISTRY',
