@@ -84,7 +84,8 @@ export function runExecPluginsLikeKubectl(
       if (signal.aborted) stop()
       else {
         signal.addEventListener('abort', stop, { once: true })
-        child.once('exit', () => signal.removeEventListener('abort', stop))
+        // 'close', not 'exit': a plugin may exit while a process it started still holds its stdout.
+        child.once('close', () => signal.removeEventListener('abort', stop))
       }
     }
     return child

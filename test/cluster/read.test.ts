@@ -451,33 +451,44 @@ describe('readCluster', () => {
     })
   })
 
-  test("a credential plugin still running when the run's deadline passes is killed, its pipes closed", async () => {
+  test("a credential plugin that exits leaving its stdout held open is stopped at the run's deadline", async () => {
     const dir = join(tmp.path, 'hanging-plugin')
     await mkdir(dir, { recursive: true })
     const plugin = join(dir, 'plugin')
-    // The shell waits on a child that holds the plugin's stdout: killing the shell alone would not end the pipe.
+    // The shell exits at once, leaving a child that holds the plugin's stdout: client-node waits for that pipe.
     await writeFile(
       plugin,
-      `#!/bin/sh\necho $$ > "${dir}/sh.pid"\nsleep 60 &\necho $! > "${dir}/sleep.pid"\nwait\n`,
+      `#!/bin/sh\nsleep 60 &\necho $! > "${dir}/sleep.pid"\necho $$ > "${dir}/sh.pid"\n`,
     )
     await chmod(plugin, 0o755)
     const file = join(dir, 'config')
     const exec = `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ${plugin}\n      interactiveMode: Never`
     await writeFile(file, api.kubeconfig().replace(/ {4}token: .*/, exec))
-    const signal = AbortSignal.timeout(500)
+    const deadline = new AbortController()
+    const { signal } = deadline
     const { kc } = await loadKubeConfig({ kubeconfig: file, env: {}, stdinIsTerminal: false, signal })
+    // The deadline passes once the shell has exited (gone, or a zombie not yet reaped).
+    const exited = async () => {
+      for (;;) {
+        const pid = await readFile(join(dir, 'sh.pid'), 'utf8').catch(() => '')
+        const stat = pid ? await readFile(`/proc/${pid.trim()}/stat`, 'utf8').catch(() => 'gone') : ''
+        if (stat === 'gone' || / Z /.test(stat)) return
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    }
+    const read = readCluster(kc, { signal })
     let guard: NodeJS.Timeout | undefined
     try {
+      await exited()
+      deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
       await Promise.race([
-        assert.rejects(readCluster(kc, { signal }), {
+        assert.rejects(read, {
           message: `the run's --timeout passed while reading the cluster at ${api.url}`,
         }),
         new Promise((_, reject) => {
           guard = setTimeout(() => reject(new Error('the read still waits for the plugin')), 20_000)
         }),
       ])
-      const shell = Number(await readFile(join(dir, 'sh.pid'), 'utf8'))
-      assert.throws(() => process.kill(shell, 0), { code: 'ESRCH' })
     } finally {
       clearTimeout(guard)
       const sleeper = Number(await readFile(join(dir, 'sleep.pid'), 'utf8').catch(() => '0'))
