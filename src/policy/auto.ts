@@ -136,21 +136,24 @@ export function parseAutoTag(tag: string): Parsed | undefined {
 /** The newest tag of one shape (prefix, count of numbers, variant template) in a list: a release, or any. */
 interface ShapeBest {
   releaseKey?: Int32Array
+  releaseLength: number
   releaseTag?: string
   anyKey?: Int32Array
+  anyLength: number
   anyTag?: string
 }
 
 /**
- * scanned.key against a key of the same shape, as the string keys compare: a different marker decides at the
- * marker, and equal markers mean equal lengths.
+ * scanned.key against another key of its shape, as their strings compare: element by element, then the shorter
+ * first (a marker is one element as it is one character, and numbers of one shape line up).
  */
-function compareScanned(other: Int32Array): number {
-  for (let k = 0; k < scanned.length; k++) {
+function compareScanned(other: Int32Array, otherLength: number): number {
+  const n = Math.min(scanned.length, otherLength)
+  for (let k = 0; k < n; k++) {
     const d = scanned.key[k]! - other[k]!
     if (d !== 0) return d
   }
-  return 0
+  return scanned.length - otherLength
 }
 
 function keep(into: Int32Array | undefined): Int32Array {
@@ -183,7 +186,7 @@ function bestByShape(tags: readonly string[]): Map<string, ShapeBest> {
   let lastPrefixEnd = -1
   let lastParts = -1
   let lastTemplate = ''
-  let best: ShapeBest = {}
+  let best: ShapeBest = { releaseLength: 0, anyLength: 0 }
   for (let i = 0; i < tags.length; i++) {
     const tag = tags[i]!
     if (!scanTag(tag)) continue
@@ -196,7 +199,7 @@ function bestByShape(tags: readonly string[]): Map<string, ShapeBest> {
     if (!sameShape) {
       const shape = shapeKey(tag.slice(0, scanned.prefixEnd), scanned.parts, scanned.template)
       const known = shapes.get(shape)
-      best = known ?? {}
+      best = known ?? { releaseLength: 0, anyLength: 0 }
       if (!known) shapes.set(shape, best)
       lastTag = tag
       lastPrefixEnd = scanned.prefixEnd
@@ -204,12 +207,17 @@ function bestByShape(tags: readonly string[]): Map<string, ShapeBest> {
       lastTemplate = scanned.template
     }
     // rankByKeys' order: the highest key, and of equal keys the later tag.
-    if (!scanned.prerelease && (best.releaseKey === undefined || compareScanned(best.releaseKey) >= 0)) {
+    if (
+      !scanned.prerelease &&
+      (best.releaseKey === undefined || compareScanned(best.releaseKey, best.releaseLength) >= 0)
+    ) {
       best.releaseKey = keep(best.releaseKey)
+      best.releaseLength = scanned.length
       best.releaseTag = tag
     }
-    if (best.anyKey === undefined || compareScanned(best.anyKey) >= 0) {
+    if (best.anyKey === undefined || compareScanned(best.anyKey, best.anyLength) >= 0) {
       best.anyKey = keep(best.anyKey)
+      best.anyLength = scanned.length
       best.anyTag = tag
     }
   }

@@ -208,6 +208,9 @@ describe('best: the first of rank without ordering the rest', () => {
         '1.10.0-alpine',
         '1.10.0-rc.2-alpine',
       ],
+      // A literal '#' in the variant (not a valid tag, but a registry's list is not checked): keys of one template
+      // but different lengths.
+      ['1-a5', '1-a#', 'v3-b1', 'v3-b#', 'v2-b9'],
       // Prefixes of one length and the same numbers are different shapes, neighbours or not.
       ['r1.0', 'r1.3', 'v1.1', 'v1.2', 'r1.4', 'v0.9'],
       // Keys longer than the scanner's first buffer.
