@@ -96,13 +96,18 @@ export interface RegistrySetup {
   signal: AbortSignal
 }
 
-/** The run's deadline (--timeout), counted from now: for a command that reads the cluster before the registry. */
-export function runDeadline(flags: Pick<RegistryFlagValues, 'timeout'>): AbortSignal {
+/** A duration flag in milliseconds; a bad value is a usage error (exit code 2). */
+function durationFlag(value: string, name: string): number {
   try {
-    return AbortSignal.timeout(parseTimeout(flags.timeout, 'timeout'))
+    return parseTimeout(value, name)
   } catch (error) {
     throw new UserError((error as Error).message, { exitCode: 2 })
   }
+}
+
+/** The run's deadline (--timeout), counted from now: for a command that reads the cluster before the registry. */
+export function runDeadline(flags: Pick<RegistryFlagValues, 'timeout'>): AbortSignal {
+  return AbortSignal.timeout(durationFlag(flags.timeout, 'timeout'))
 }
 
 /** Builds the registry client from flags, environment and docker config; `deadline` if the run has one already. */
@@ -122,14 +127,8 @@ export async function setupRegistry(
   } catch (error) {
     throw new UserError(`invalid --exclude pattern: ${(error as Error).message}`, { exitCode: 2 })
   }
-  let requestTimeoutMs: number
-  let deadlineMs: number
-  try {
-    requestTimeoutMs = parseTimeout(flags['request-timeout'], 'request-timeout')
-    deadlineMs = parseTimeout(flags.timeout, 'timeout')
-  } catch (error) {
-    throw new UserError((error as Error).message, { exitCode: 2 })
-  }
+  const requestTimeoutMs = durationFlag(flags['request-timeout'], 'request-timeout')
+  const signal = deadline ?? runDeadline(flags)
   const access = async (domain: string): Promise<RegistryAccess> => {
     let resolved: Awaited<ReturnType<typeof resolveRegistryAccess>>
     try {
@@ -157,5 +156,5 @@ export async function setupRegistry(
       ...(proxy ? { proxy } : {}),
     },
   })
-  return { client, exclusions, signal: deadline ?? AbortSignal.timeout(deadlineMs) }
+  return { client, exclusions, signal }
 }

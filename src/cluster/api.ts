@@ -17,7 +17,7 @@ import type {
 } from '@kubernetes/client-node'
 import type { Dispatcher } from 'undici'
 import { UserError, withoutCredentials } from '../util/errors.ts'
-import { Semaphore, sleep } from '../util/limit.ts'
+import { requestDeadline, Semaphore, sleep } from '../util/limit.ts'
 import { type FieldPick, parseList } from './json-pick.ts'
 
 /** A 2xx list that is JSON but not a list of objects (`items: "x"`, a null item). */
@@ -193,14 +193,14 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
     else if (offered && offered !== pool) void offered.close()
     const body = req.getBody()
     for (let attempt = 0; ; attempt++) {
-      const timeout = AbortSignal.timeout(timeoutMs)
+      const deadline = requestDeadline(timeoutMs, signal)
       try {
         const res = await k8s.undiciRequest(req.getUrl(), {
           method: req.getHttpMethod() as Dispatcher.HttpMethod,
           headers: compression ? { ...req.getHeaders(), 'accept-encoding': 'gzip' } : req.getHeaders(),
           body: typeof body === 'string' ? body : undefined,
           dispatcher: pool,
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+          signal: deadline.signal,
         })
         answered = true
         const bytes = await readBody(
@@ -228,7 +228,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
         })
       } catch (err) {
         if (signal?.aborted) throw abortError()
-        if (timeout.aborted) {
+        if (deadline.timedOut()) {
           throw new UserError(
             `the cluster at ${server} did not answer within ${Math.round(timeoutMs / 1000)} s`,
           )
@@ -239,6 +239,8 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
           continue
         }
         throw err
+      } finally {
+        deadline.done()
       }
     }
   }

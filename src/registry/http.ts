@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher, ProxyAgent, request, errors as undiciErrors } from 'undici'
-import { Semaphore, sleep } from '../util/limit.ts'
+import { requestDeadline, Semaphore, sleep } from '../util/limit.ts'
 import { type ProxySettings, proxyFor } from '../util/proxy.ts'
 import { RegistryError } from './errors.ts'
 
@@ -132,30 +132,19 @@ export class HttpTransport {
   ): Promise<HttpResponse> {
     return this.limitFor(url.host).run(async () => {
       // Counted from here, not from the call: waiting for a free connection is not the registry being slow.
-      // One controller and a timer rather than AbortSignal.any(): that one costs more than the request
-      // itself on a local registry.
-      const abort = new AbortController()
-      const timer = setTimeout(
-        () => abort.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
-        this.options.requestTimeoutMs,
-      )
-      timer.unref()
-      const relay = () => abort.abort(signal?.reason)
-      if (signal?.aborted) relay()
-      else signal?.addEventListener('abort', relay, { once: true })
+      const deadline = requestDeadline(this.options.requestTimeoutMs, signal)
       try {
         const res = await request(url, {
           method: init.method,
           headers: { 'user-agent': this.options.userAgent, ...init.headers },
           ...(init.body === undefined ? {} : { body: init.body }),
           dispatcher: this.agentFor(tls, url),
-          signal: abort.signal,
+          signal: deadline.signal,
         })
         const body = await readBody(res.body, this.options.maxBodyBytes, url.host)
         return { status: res.statusCode, headers: res.headers, body, url }
       } finally {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', relay)
+        deadline.done()
       }
     })
   }
