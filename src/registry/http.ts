@@ -33,7 +33,7 @@ export const defaultHttpOptions: HttpOptions = {
   retries: 4,
   backoffMs: 250,
   maxRetryAfterMs: 60_000,
-  concurrencyPerHost: 16,
+  concurrencyPerHost: 64,
   maxBodyBytes: 64 * 1024 * 1024,
   userAgent: 'kubectl-images',
 }
