@@ -81,6 +81,8 @@ export class HttpTransport {
   /** Hosts that could not be connected to through every retry (see send). */
   private readonly unreachable = new Map<string, RegistryError>()
   private readonly limits = new Map<string, Semaphore>()
+  /** Per host, when a rate limit (429, or 503 with Retry-After) told us to stop sending until (epoch ms). */
+  private readonly pausedUntil = new Map<string, number>()
 
   constructor(options: Partial<HttpOptions> = {}) {
     this.options = { ...defaultHttpOptions, ...options }
@@ -131,6 +133,9 @@ export class HttpTransport {
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
     return this.limitFor(url.host).run(async () => {
+      // A host that rate-limited one request gets none of the others until its Retry-After has passed.
+      const paused = (this.pausedUntil.get(url.host) ?? 0) - Date.now()
+      if (paused > 0) await sleep(paused, signal)
       // Counted from here, not from the call: waiting for a free connection is not the registry being slow.
       const deadline = requestDeadline(this.options.requestTimeoutMs, signal)
       try {
@@ -176,6 +181,13 @@ export class HttpTransport {
         unreachable = mapped.unreachable
       }
       if (res && !RETRY_STATUS.has(res.status)) return res
+      const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined
+      const backoff = this.options.backoffMs * 2 ** attempt * (0.8 + Math.random() * 0.4)
+      const wait = Math.min(retryAfter ?? backoff, this.options.maxRetryAfterMs)
+      if (res && (res.status === 429 || (res.status === 503 && retryAfter !== undefined))) {
+        const until = Date.now() + wait
+        if (until > (this.pausedUntil.get(url.host) ?? 0)) this.pausedUntil.set(url.host, until)
+      }
       const last = attempt >= this.options.retries
       if (last) {
         if (res) return res
@@ -184,9 +196,6 @@ export class HttpTransport {
         if (unreachable) this.unreachable.set(url.host, failure as RegistryError)
         throw failure
       }
-      const retryAfter = res ? parseRetryAfter(header(res, 'retry-after')) : undefined
-      const backoff = this.options.backoffMs * 2 ** attempt * (0.8 + Math.random() * 0.4)
-      const wait = Math.min(retryAfter ?? backoff, this.options.maxRetryAfterMs)
       try {
         await sleep(wait, signal)
       } catch {

@@ -115,6 +115,27 @@ describe('registry client behind a fault proxy', () => {
     await capped.close()
   })
 
+  test('after a 429 the host gets no other request until its Retry-After has passed', async () => {
+    proxy.setFaults([{ kind: 'status', match: /tags\/list/, status: 429, retryAfter: 1, times: 1 }])
+    proxy.clear()
+    const c = client({ credentials: creds })
+    const first = c.listTags(repo())
+    while (!proxy.requests.some((r) => r.status === 429)) await new Promise((r) => setTimeout(r, 5))
+    const limited = proxy.requests.find((r) => r.status === 429)!
+    // Time for the client to read that answer (no request can be held back before it has).
+    await new Promise((r) => setTimeout(r, 100))
+    // Sent while the host is paused: held back, not sent into the rate limit.
+    const others = ['1.0.0', '1.0.1', '1.1.0'].map((tag) => c.resolveDigest(repo(), tag))
+    assert.equal((await first).length, TAGS.length)
+    for (const { digest } of await Promise.all(others)) assert.match(digest, /^sha256:/)
+    const after = proxy.requests.filter((r) => r.at > limited.at)
+    assert.equal(after.filter((r) => r.status === 429).length, 0)
+    assert.ok(after.length >= 4, `${after.length} requests after the 429`)
+    for (const r of after)
+      assert.ok(r.at - limited.at >= 900, `${r.method} ${r.path} sent ${r.at - limited.at} ms after the 429`)
+    await c.close()
+  })
+
   test('retries 503 and resets, then gives up with the status after bounded attempts', async () => {
     proxy.setFaults([
       { kind: 'status', match: /tags\/list/, status: 503, times: 2 },
