@@ -19,6 +19,7 @@ import type { Dispatcher } from 'undici'
 import { UserError, withoutCredentials } from '../util/errors.ts'
 import { requestDeadline, Semaphore, sleep } from '../util/limit.ts'
 import { type FieldPick, parseList } from './json-pick.ts'
+import { impersonationHeaders } from './kubeconfig.ts'
 
 /** A 2xx list that is JSON but not a list of objects (`items: "x"`, a null item). */
 export class MalformedAnswer extends Error {}
@@ -180,6 +181,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
   const compression = opts.compression ?? true
   const sem = new Semaphore(opts.concurrency ?? 8)
   const buffers = new BufferPool()
+  const impersonate = impersonationHeaders(kc)
   /** Whether the server has answered a request of this session (so auth, and the plugin, ran). */
   let answered = false
   let pool: Dispatcher | undefined
@@ -197,7 +199,11 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
       try {
         const res = await k8s.undiciRequest(req.getUrl(), {
           method: req.getHttpMethod() as Dispatcher.HttpMethod,
-          headers: compression ? { ...req.getHeaders(), 'accept-encoding': 'gzip' } : req.getHeaders(),
+          headers: {
+            ...req.getHeaders(),
+            ...impersonate,
+            ...(compression ? { 'accept-encoding': 'gzip' } : {}),
+          },
           body: typeof body === 'string' ? body : undefined,
           dispatcher: pool,
           signal: deadline.signal,

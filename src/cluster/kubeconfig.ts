@@ -278,6 +278,10 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
   if (userName && !kc.getCurrentUser()) {
     throw new UserError(`kubeconfig ${user?.file}: user "${userName}" cannot be loaded`)
   }
+  if (user && isRecord(user.body.user)) {
+    const headers = extraImpersonation(user.body.user, `kubeconfig ${user.file}: user "${userName}"`)
+    if (headers) impersonation.set(kc, headers)
+  }
   if (kc.getCurrentUser()?.exec && isRecord(cluster.body.cluster)) {
     const { runExecPluginsLikeKubectl } = await import('./exec-plugin.ts')
     runExecPluginsLikeKubectl(kc, cluster.body.cluster, opts.stdinIsTerminal, opts.signal)
@@ -291,6 +295,50 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     server: withoutCredentials(url),
     compression: !disabled && !opts.disableCompression && !isLoopback(url),
   }
+}
+
+/**
+ * The impersonation headers of a loaded kubeconfig that client-node does not send: it sends `as`
+ * (Impersonate-User) only, and drops `as-uid`, `as-groups` and `as-user-extra`, which kubectl sends.
+ */
+const impersonation = new WeakMap<KubeConfig, Record<string, string[]>>()
+
+export function impersonationHeaders(kc: KubeConfig): Record<string, string[]> | undefined {
+  return impersonation.get(kc)
+}
+
+/** client-go's headerKeyEscape: bytes outside an HTTP token, and '%', as %XX (UTF-8). */
+function headerKeyEscape(key: string): string {
+  let out = ''
+  for (const byte of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(byte)
+    out += /^[A-Za-z0-9!#$&'*+\-.^_`|~]$/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out
+}
+
+/** as-uid, as-groups and as-user-extra of a kubeconfig user as request headers (client-go's names). */
+function extraImpersonation(user: Raw, where: string): Record<string, string[]> | undefined {
+  const headers: Record<string, string[]> = {}
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
+  const uid = user['as-uid']
+  if (uid !== undefined && uid !== null) {
+    if (typeof uid !== 'string') throw new UserError(`${where}: as-uid must be a string`)
+    if (uid) headers['impersonate-uid'] = [uid]
+  }
+  const groups = user['as-groups']
+  if (groups !== undefined && groups !== null) {
+    if (!strings(groups)) throw new UserError(`${where}: as-groups must be a list of strings`)
+    if (groups.length) headers['impersonate-group'] = groups
+  }
+  const extra = user['as-user-extra']
+  if (extra !== undefined && extra !== null) {
+    if (!isRecord(extra) || !Object.values(extra).every(strings))
+      throw new UserError(`${where}: as-user-extra must map names to lists of strings`)
+    for (const [key, values] of Object.entries(extra as Record<string, string[]>))
+      if (values.length) headers[`impersonate-extra-${headerKeyEscape(key)}`] = values
+  }
+  return Object.keys(headers).length ? headers : undefined
 }
 
 /** Whether a server URL names this machine: localhost, 127.0.0.0/8 or ::1. */

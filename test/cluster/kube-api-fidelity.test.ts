@@ -3,9 +3,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { parse, stringify } from 'yaml'
+import { loadKubeConfig } from '../../src/cluster/kubeconfig.ts'
+import { readCluster } from '../../src/cluster/read.ts'
 import { type KubeApi, startKubeApi } from '../support/kube-api.ts'
 import {
   cluster,
@@ -241,6 +245,54 @@ describe('real kubectl against the test API', () => {
     assert.equal(ok.code, 0, ok.stderr)
     assert.equal(ok.stdout.trim().split('\n').length, podNames('shop').length)
   })
+
+  test(
+    'impersonation in the kubeconfig: our client sends the Impersonate-* headers kubectl sends',
+    kt,
+    async () => {
+      const doc = parse(await readFile(kubeconfigs.alice!, 'utf8')) as { users: Array<{ user: object }> }
+      Object.assign(doc.users[0]!.user, {
+        as: 'dave',
+        'as-uid': 'uid-42',
+        'as-groups': ['auditors', 'devs'],
+        'as-user-extra': { 'acme.io/team': ['blue', 'green'], reason: ['audit 100%'] },
+      })
+      kubeconfigs.dave = join(tmp.path, 'dave.kubeconfig')
+      await writeFile(kubeconfigs.dave, stringify(doc))
+      // The groups decide: only the impersonated identity (dave, in auditors) is denied, never alice.
+      api.forbidden.push({ group: 'auditors', namespace: 'restricted' })
+      try {
+        const denied = await kubectl('dave', ['get', 'pods', '-n', 'restricted'])
+        assert.equal(denied.code, 1)
+        assert.match(denied.stderr, /pods is forbidden: User "dave" cannot list resource "pods"/)
+        api.clearRequests()
+        const ok = await kubectl('dave', ['get', 'pods', '-n', 'shop', '-o', 'name'])
+        assert.equal(ok.code, 0, ok.stderr)
+        const sent = (records: KubeApi['requests']) =>
+          records.find((r) => r.resource === 'pods' && r.namespace === 'shop')?.impersonation
+        const theirs = sent(api.requests)
+        assert.deepEqual(theirs, {
+          user: 'dave',
+          groups: ['auditors', 'devs'],
+          uid: 'uid-42',
+          extra: { 'acme.io%2fteam': ['blue', 'green'], reason: ['audit 100%'] },
+        })
+        api.clearRequests()
+        const { kc } = await loadKubeConfig({ kubeconfig: kubeconfigs.dave, env: {} })
+        const shop = await readCluster(kc, { namespace: 'shop' })
+        assert.deepEqual(sent(api.requests), theirs)
+        assert.ok(shop.images.length > 0)
+        const restricted = await readCluster(kc, { namespace: 'restricted' })
+        assert.ok(
+          restricted.warnings.some((w) =>
+            /cannot list pods in namespace restricted: forbidden/.test(w.message),
+          ),
+        )
+      } finally {
+        api.forbidden.pop()
+      }
+    },
+  )
 
   test('legacy discovery (no aggregated discovery) works too, and single GETs', kt, async () => {
     api.aggregatedDiscovery = false

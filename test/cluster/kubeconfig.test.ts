@@ -342,4 +342,22 @@ describe('errors: one line, naming the file, no credentials', () => {
       `user "u" in ${badTokenFile}: token file ${join(tmp.path, 'missing.token')}: file not found`,
     )
   })
+
+  test('impersonation fields of the wrong type', async () => {
+    for (const [body, why] of [
+      ['as-groups: auditors', 'as-groups must be a list of strings'],
+      ['as-uid: [1]', 'as-uid must be a string'],
+      ['as-user-extra: {team: blue}', 'as-user-extra must map names to lists of strings'],
+    ]) {
+      const path = await file(
+        config({
+          current: 'a',
+          clusters: [{ name: 'c', server: 'https://x' }],
+          contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
+          users: [{ name: 'u', body: `${token('t0p-secret')}\nas: dave\n${body}` }],
+        }),
+      )
+      await rejectsWith(loadKubeConfig({ kubeconfig: path, env: {} }), `kubeconfig ${path}: user "u": ${why}`)
+    }
+  })
 })

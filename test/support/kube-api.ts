@@ -80,6 +80,33 @@ export interface KubeRequestRecord {
   acceptEncoding: string
   /** 'gzip' when the body was sent compressed, else ''. */
   contentEncoding: string
+  /** The Impersonate-* headers, when sent (`user` is then the impersonated user). */
+  impersonation?: Impersonation
+}
+
+export interface Impersonation {
+  user: string
+  groups: string[]
+  uid: string
+  /** Impersonate-Extra-<key> values, by the key as sent (still escaped). */
+  extra: Record<string, string[]>
+}
+
+/** The Impersonate-* headers of a request, as the API server's impersonation filter reads them. */
+function impersonationOf(req: IncomingMessage): Impersonation | undefined {
+  const h = req.headersDistinct
+  const extra: Record<string, string[]> = {}
+  for (const [name, values] of Object.entries(h))
+    if (name.startsWith('impersonate-extra-') && values)
+      extra[name.slice('impersonate-extra-'.length)] = values
+  const imp: Impersonation = {
+    user: h['impersonate-user']?.[0] ?? '',
+    groups: h['impersonate-group'] ?? [],
+    uid: h['impersonate-uid']?.[0] ?? '',
+    extra,
+  }
+  const any = imp.user || imp.groups.length || imp.uid || Object.keys(extra).length
+  return any ? imp : undefined
 }
 
 export interface KubeApiInterception {
@@ -1434,9 +1461,22 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
     async function handle(req: IncomingMessage, res: ServerResponse, rec: KubeRequestRecord): Promise<void> {
       const url = new URL(req.url ?? '/', 'https://127.0.0.1')
       const q = rec.query
-      const auth = authenticate(req)
+      let auth = authenticate(req)
       rec.user = auth.user?.name ?? null
       rec.auth = auth.auth
+      // Impersonation (every authenticated user may impersonate anyone here; a real server asks RBAC): the
+      // request is then authorized as the impersonated user, with its groups and system:authenticated.
+      const impersonation = impersonationOf(req)
+      if (impersonation) {
+        rec.impersonation = impersonation
+        if (auth.user && !auth.bad && impersonation.user) {
+          auth = {
+            ...auth,
+            user: { name: impersonation.user, groups: [...impersonation.groups, 'system:authenticated'] },
+          }
+          rec.user = impersonation.user
+        }
+      }
       // The bytes as sent, compressed or not: both are the server's work, not the measured client's.
       const cacheKey =
         opts.cacheResponses && rec.method === 'GET'
@@ -1489,6 +1529,11 @@ export async function startKubeApi(opts: StartKubeApiOptions = {}): Promise<Kube
       const publicPaths = ['/version', '/healthz', '/livez', '/readyz']
       if (auth.bad || (!auth.user && !publicPaths.includes(path))) {
         send(401, statusBody(401, 'Unauthorized', 'Unauthorized'))
+        return
+      }
+      if (impersonation && !impersonation.user) {
+        const why = 'requested groups, uid or extra without impersonating a user'
+        send(500, statusBody(500, 'InternalError', `Internal error occurred: ${why}`))
         return
       }
       if (publicPaths.includes(path) && path !== '/version') {
