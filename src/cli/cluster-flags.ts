@@ -6,6 +6,17 @@ export const clusterFlags = {
   context: Flags.string({ description: 'Kubeconfig context to use.', helpGroup: 'CLUSTER' }),
   cluster: Flags.string({ description: 'Kubeconfig cluster to use.', helpGroup: 'CLUSTER' }),
   user: Flags.string({ description: 'Kubeconfig user to use.', helpGroup: 'CLUSTER' }),
+  as: Flags.string({
+    description: 'Username to impersonate (a user or system:serviceaccount:NAMESPACE:NAME).',
+    helpGroup: 'CLUSTER',
+  }),
+  'as-group': Flags.string({
+    description: 'Group to impersonate; repeat for several.',
+    multiple: true,
+    multipleNonGreedy: true,
+    helpGroup: 'CLUSTER',
+  }),
+  'as-uid': Flags.string({ description: 'UID to impersonate.', helpGroup: 'CLUSTER' }),
   namespace: Flags.string({
     char: 'n',
     description: "Namespace to read (default: the context's).",

@@ -31,6 +31,8 @@ export interface LoadKubeConfigOptions {
   withoutCluster?: string
   /** The run's deadline: an exec credential plugin still running when it passes is killed, as client-go does. */
   signal?: AbortSignal
+  /** --as, --as-group, --as-uid: override the user's as, as-groups and as-uid, as in kubectl. */
+  impersonate?: { user?: string; groups?: string[]; uid?: string }
 }
 
 export interface LoadedKubeConfig {
@@ -237,12 +239,24 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
       user = { ...user, body: { ...user.body, user: { ...rest, token } } }
     }
   }
+  const flags = opts.impersonate
+  if (flags?.user || flags?.groups?.length || flags?.uid) {
+    const base = user ?? { name: NO_USER, file: '', body: { name: NO_USER, user: {} } }
+    const body = isRecord(base.body.user) ? base.body.user : {}
+    const overridden: Raw = {
+      ...body,
+      ...(flags.user ? { as: flags.user } : {}),
+      ...(flags.groups?.length ? { 'as-groups': flags.groups } : {}),
+      ...(flags.uid ? { 'as-uid': flags.uid } : {}),
+    }
+    user = { ...base, body: { ...base.body, user: overridden } }
+  }
   const namespace = typeof ctx.namespace === 'string' && ctx.namespace ? ctx.namespace : 'default'
   // A context without a user still needs one for client-node: without it, it drops the cluster's CA,
   // insecure-skip-tls-verify and tls-server-name too. An empty user sends no credentials, as kubectl does.
   const context: Raw = { cluster: clusterName, namespace, user: userName || NO_USER }
   const users = [...merged.users.values()].map((u) => (u.name === userName && user ? user.body : u.body))
-  if (!userName) users.push({ name: NO_USER, user: {} })
+  if (!userName) users.push(user?.body ?? { name: NO_USER, user: {} })
   const contexts = [...merged.contexts.values()].filter((c) => c.name !== contextName).map((c) => c.body)
   // HTTPS_PROXY and NO_PROXY as kubectl honours them (client-node reads only the cluster's proxy-url).
   const clusters = [...merged.clusters.values()].map((c) => c.body)
@@ -279,7 +293,8 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     throw new UserError(`kubeconfig ${user?.file}: user "${userName}" cannot be loaded`)
   }
   if (user && isRecord(user.body.user)) {
-    const headers = extraImpersonation(user.body.user, `kubeconfig ${user.file}: user "${userName}"`)
+    const where = user.file ? `kubeconfig ${user.file}: user "${userName}"` : 'impersonation'
+    const headers = extraImpersonation(user.body.user, where)
     if (headers) impersonation.set(kc, headers)
   }
   if (kc.getCurrentUser()?.exec && isRecord(cluster.body.cluster)) {
@@ -373,10 +388,22 @@ async function inCluster(
   const kc = new KubeConfig()
   kc.loadFromOptions({
     clusters: [{ name: 'in-cluster', server, caFile: join(dir, 'ca.crt'), skipTLSVerify: false }],
-    users: [{ name: 'in-cluster', token }],
+    users: [
+      {
+        name: 'in-cluster',
+        token,
+        ...(opts.impersonate?.user ? { impersonateUser: opts.impersonate.user } : {}),
+      },
+    ],
     contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster', namespace }],
     currentContext: 'in-cluster',
   })
+  const { groups, uid } = opts.impersonate ?? {}
+  const headers = extraImpersonation(
+    { ...(groups?.length ? { 'as-groups': groups } : {}), ...(uid ? { 'as-uid': uid } : {}) },
+    'impersonation',
+  )
+  if (headers) impersonation.set(kc, headers)
   return { kc, context: 'in-cluster', namespace, server, compression: !opts.disableCompression }
 }
 

@@ -8,6 +8,10 @@ export interface SourceRequest {
   context?: string
   cluster?: string
   user?: string
+  /** kubectl's --as, --as-group and --as-uid. */
+  as?: string
+  'as-group'?: string[]
+  'as-uid'?: string
   namespace?: string
   'all-namespaces'?: boolean
   selector?: string
@@ -21,6 +25,19 @@ export type SecretReader = (
   names: string[],
   serviceAccountName?: string,
 ) => Promise<{ configs: unknown[]; warnings: ReadWarning[] }>
+
+/** --as, --as-group and --as-uid as loadKubeConfig takes them. */
+export function impersonationFlags(request: Pick<SourceRequest, 'as' | 'as-group' | 'as-uid'>): {
+  user?: string
+  groups?: string[]
+  uid?: string
+} {
+  return {
+    ...(request.as ? { user: request.as } : {}),
+    ...(request['as-group']?.length ? { groups: request['as-group'] } : {}),
+    ...(request['as-uid'] ? { uid: request['as-uid'] } : {}),
+  }
+}
 
 /**
  * Reads the inventory, and (for a cluster) returns a reader for pull secrets. `onImages` sees rows early as
@@ -52,6 +69,7 @@ export async function readInventory(
     context: request.context,
     cluster: request.cluster,
     user: request.user,
+    impersonate: impersonationFlags(request),
     disableCompression: Boolean(request['disable-compression']),
     ...(signal ? { signal } : {}),
   })

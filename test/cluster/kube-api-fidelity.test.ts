@@ -282,6 +282,20 @@ describe('real kubectl against the test API', () => {
         const shop = await readCluster(kc, { namespace: 'shop' })
         assert.deepEqual(sent(api.requests), theirs)
         assert.ok(shop.images.length > 0)
+        // kubectl's --as, --as-group and --as-uid replace the kubeconfig's as, as-groups and as-uid.
+        const flags = ['--as', 'erin', '--as-group', 'auditors', '--as-uid', 'uid-7']
+        api.clearRequests()
+        assert.equal((await kubectl('dave', [...flags, 'get', 'pods', '-n', 'shop', '-o', 'name'])).code, 0)
+        const theirsFlags = sent(api.requests)
+        assert.deepEqual(theirsFlags, { ...theirs, user: 'erin', groups: ['auditors'], uid: 'uid-7' })
+        api.clearRequests()
+        const withFlags = await loadKubeConfig({
+          kubeconfig: kubeconfigs.dave,
+          env: {},
+          impersonate: { user: 'erin', groups: ['auditors'], uid: 'uid-7' },
+        })
+        await readCluster(withFlags.kc, { namespace: 'shop' })
+        assert.deepEqual(sent(api.requests), theirsFlags)
         const restricted = await readCluster(kc, { namespace: 'restricted' })
         assert.ok(
           restricted.warnings.some((w) =>

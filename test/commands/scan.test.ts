@@ -312,6 +312,25 @@ spec: {template: {spec: {containers: [{name: j, image: "${r}/tools/agent:0.9.1"}
     assert.equal(code, 0)
   })
 
+  test('--as, --as-group and --as-uid impersonate as in kubectl: the read is authorized as that identity', async () => {
+    api.clearRequests()
+    const as = ['--as', 'auditor', '--as-group', 'audit', '--as-group', 'view', '--as-uid', 'u-7']
+    const { run, doc } = await scanJson(['-n', 'restricted', '--no-cache', ...as])
+    assert.equal(run.code, 0, run.stderr)
+    assert.deepEqual(
+      doc!.items.map((row) => row.name),
+      ['hidden'],
+    )
+    const sent = api.requests.filter((r) => r.resource === 'deployments')
+    assert.ok(sent.length > 0)
+    for (const r of sent)
+      assert.deepEqual(r.impersonation, { user: 'auditor', groups: ['audit', 'view'], uid: 'u-7', extra: {} })
+    // The kubeconfig's own user may not read that namespace.
+    const own = await scanJson(['-n', 'restricted', '--no-cache'])
+    assert.equal(own.run.code, 1)
+    assert.match(own.run.stderr, /could not read any workload in namespace restricted/)
+  })
+
   test('a user who may read nothing gets an error, not an empty report', async () => {
     api.forbidden.push({ user: 'nobody' })
     await api.writeKubeconfig(join(dir, 'nobody'), { user: 'token', token: 'nobody-token' })
