@@ -81,7 +81,7 @@ export class HttpTransport {
   /** Hosts that could not be connected to through every retry (see send). */
   private readonly unreachable = new Map<string, RegistryError>()
   private readonly limits = new Map<string, Semaphore>()
-  /** Per host, when a rate limit (429, or 503 with Retry-After) told us to stop sending until (epoch ms). */
+  /** Per host, until when (performance.now()) a rate limit (429, or 503 with Retry-After) stops sending. */
   private readonly pausedUntil = new Map<string, number>()
 
   constructor(options: Partial<HttpOptions> = {}) {
@@ -125,6 +125,11 @@ export class HttpTransport {
     return limit
   }
 
+  /** How long a host that rate-limited a request stays paused, in ms (0: not paused). */
+  pausedMs(host: string): number {
+    return Math.max(0, (this.pausedUntil.get(host) ?? 0) - performance.now())
+  }
+
   /** One attempt: no retries, no redirects; the whole body is read. */
   async once(
     url: URL,
@@ -133,9 +138,10 @@ export class HttpTransport {
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
     return this.limitFor(url.host).run(async () => {
-      // A host that rate-limited one request gets none of the others until its Retry-After has passed.
-      const paused = (this.pausedUntil.get(url.host) ?? 0) - Date.now()
-      if (paused > 0) await sleep(paused, signal)
+      // A host that rate-limited one request gets none of the others until its Retry-After has passed (again
+      // if another 429 moved it meanwhile), each a little later than the last, not all in one burst.
+      for (let paused = this.pausedMs(url.host); paused > 0; paused = this.pausedMs(url.host))
+        await sleep(paused + Math.random() * Math.min(1000, paused / 4), signal)
       // Counted from here, not from the call: waiting for a free connection is not the registry being slow.
       const deadline = requestDeadline(this.options.requestTimeoutMs, signal)
       try {
@@ -185,7 +191,7 @@ export class HttpTransport {
       const backoff = this.options.backoffMs * 2 ** attempt * (0.8 + Math.random() * 0.4)
       const wait = Math.min(retryAfter ?? backoff, this.options.maxRetryAfterMs)
       if (res && (res.status === 429 || (res.status === 503 && retryAfter !== undefined))) {
-        const until = Date.now() + wait
+        const until = performance.now() + wait
         if (until > (this.pausedUntil.get(url.host) ?? 0)) this.pausedUntil.set(url.host, until)
       }
       const last = attempt >= this.options.retries
