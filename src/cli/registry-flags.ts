@@ -44,7 +44,8 @@ export const registryFlags = {
     // docs/benchmarks.md), and a distant one is latency-bound. A 429 is retried after its Retry-After.
     default: 64,
     min: 1,
-    max: 256,
+    // More would not be used: a scan resolves at most 64 repositories at once.
+    max: 64,
     helpGroup: 'REGISTRY',
   }),
   retries: Flags.integer({
