@@ -251,6 +251,13 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
     }
     user = { ...base, body: { ...base.body, user: overridden } }
   }
+  const impersonate =
+    user && isRecord(user.body.user)
+      ? impersonationHeadersFor(
+          user.body.user,
+          user.file ? `kubeconfig ${user.file}: user "${userName}"` : 'the impersonation flags',
+        )
+      : undefined
   const namespace = typeof ctx.namespace === 'string' && ctx.namespace ? ctx.namespace : 'default'
   // A context without a user still needs one for client-node: without it, it drops the cluster's CA,
   // insecure-skip-tls-verify and tls-server-name too. An empty user sends no credentials, as kubectl does.
@@ -292,11 +299,7 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
   if (userName && !kc.getCurrentUser()) {
     throw new UserError(`kubeconfig ${user?.file}: user "${userName}" cannot be loaded`)
   }
-  if (user && isRecord(user.body.user)) {
-    const where = user.file ? `kubeconfig ${user.file}: user "${userName}"` : 'impersonation'
-    const headers = extraImpersonation(user.body.user, where)
-    if (headers) impersonation.set(kc, headers)
-  }
+  if (impersonate) impersonation.set(kc, impersonate)
   if (kc.getCurrentUser()?.exec && isRecord(cluster.body.cluster)) {
     const { runExecPluginsLikeKubectl } = await import('./exec-plugin.ts')
     runExecPluginsLikeKubectl(kc, cluster.body.cluster, opts.stdinIsTerminal, opts.signal)
@@ -313,8 +316,8 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
 }
 
 /**
- * The impersonation headers of a loaded kubeconfig that client-node does not send: it sends `as`
- * (Impersonate-User) only, and drops `as-uid`, `as-groups` and `as-user-extra`, which kubectl sends.
+ * The Impersonate-* headers of a loaded kubeconfig, sent by api.ts in place of client-node's: it sends `as` only
+ * (Impersonate-User, as UTF-16 text that undici refuses past U+00FF) and drops as-uid, as-groups and as-user-extra.
  */
 const impersonation = new WeakMap<KubeConfig, Record<string, string[]>>()
 
@@ -332,28 +335,39 @@ function headerKeyEscape(key: string): string {
   return out
 }
 
-/** as-uid, as-groups and as-user-extra of a kubeconfig user as request headers (client-go's names). */
-function extraImpersonation(user: Raw, where: string): Record<string, string[]> | undefined {
-  const headers: Record<string, string[]> = {}
+/** A header value as Go sends a string: its UTF-8 bytes (undici writes header values as latin1). */
+function utf8Bytes(value: string): string {
+  return Buffer.from(value, 'utf8').toString('latin1')
+}
+
+/** A user's as, as-uid, as-groups and as-user-extra as request headers, with client-go's names and checks. */
+function impersonationHeadersFor(user: Raw, where: string): Record<string, string[]> | undefined {
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
-  const uid = user['as-uid']
-  if (uid !== undefined && uid !== null) {
-    if (typeof uid !== 'string') throw new UserError(`${where}: as-uid must be a string`)
-    if (uid) headers['impersonate-uid'] = [uid]
+  const as = user.as ?? ''
+  if (typeof as !== 'string') throw new UserError(`${where}: as must be a string`)
+  const uid = user['as-uid'] ?? ''
+  if (typeof uid !== 'string') throw new UserError(`${where}: as-uid must be a string`)
+  const groups = user['as-groups'] ?? []
+  if (!strings(groups)) throw new UserError(`${where}: as-groups must be a list of strings`)
+  const extra = user['as-user-extra'] ?? {}
+  if (!isRecord(extra) || !Object.values(extra).every((v) => v === null || strings(v)))
+    throw new UserError(`${where}: as-user-extra must map names to lists of strings`)
+  const extras = Object.entries(extra as Record<string, string[] | null>).filter(([, v]) => v?.length)
+  if (!as) {
+    // client-go refuses these without a user to impersonate, and the API server would too.
+    if (uid || groups.length || extras.length) {
+      throw new UserError(
+        `${where}: requesting uid, groups or user-extra without impersonating a user; set as in the kubeconfig user or pass --as`,
+      )
+    }
+    return undefined
   }
-  const groups = user['as-groups']
-  if (groups !== undefined && groups !== null) {
-    if (!strings(groups)) throw new UserError(`${where}: as-groups must be a list of strings`)
-    if (groups.length) headers['impersonate-group'] = groups
-  }
-  const extra = user['as-user-extra']
-  if (extra !== undefined && extra !== null) {
-    if (!isRecord(extra) || !Object.values(extra).every(strings))
-      throw new UserError(`${where}: as-user-extra must map names to lists of strings`)
-    for (const [key, values] of Object.entries(extra as Record<string, string[]>))
-      if (values.length) headers[`impersonate-extra-${headerKeyEscape(key)}`] = values
-  }
-  return Object.keys(headers).length ? headers : undefined
+  const headers: Record<string, string[]> = { 'impersonate-user': [utf8Bytes(as)] }
+  if (uid) headers['impersonate-uid'] = [utf8Bytes(uid)]
+  if (groups.length) headers['impersonate-group'] = groups.map(utf8Bytes)
+  for (const [key, values] of extras)
+    headers[`impersonate-extra-${headerKeyEscape(key)}`] = (values as string[]).map(utf8Bytes)
+  return headers
 }
 
 /** Whether a server URL names this machine: localhost, 127.0.0.0/8 or ::1. */
@@ -388,20 +402,14 @@ async function inCluster(
   const kc = new KubeConfig()
   kc.loadFromOptions({
     clusters: [{ name: 'in-cluster', server, caFile: join(dir, 'ca.crt'), skipTLSVerify: false }],
-    users: [
-      {
-        name: 'in-cluster',
-        token,
-        ...(opts.impersonate?.user ? { impersonateUser: opts.impersonate.user } : {}),
-      },
-    ],
+    users: [{ name: 'in-cluster', token }],
     contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster', namespace }],
     currentContext: 'in-cluster',
   })
-  const { groups, uid } = opts.impersonate ?? {}
-  const headers = extraImpersonation(
-    { ...(groups?.length ? { 'as-groups': groups } : {}), ...(uid ? { 'as-uid': uid } : {}) },
-    'impersonation',
+  const { user, groups, uid } = opts.impersonate ?? {}
+  const headers = impersonationHeadersFor(
+    { as: user, 'as-groups': groups, 'as-uid': uid },
+    'the impersonation flags',
   )
   if (headers) impersonation.set(kc, headers)
   return { kc, context: 'in-cluster', namespace, server, compression: !opts.disableCompression }

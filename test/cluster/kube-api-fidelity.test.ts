@@ -254,7 +254,7 @@ describe('real kubectl against the test API', () => {
       Object.assign(doc.users[0]!.user, {
         as: 'dave',
         'as-uid': 'uid-42',
-        'as-groups': ['auditors', 'devs'],
+        'as-groups': ['auditors', 'Développeurs'],
         'as-user-extra': { 'acme.io/team': ['blue', 'green'], reason: ['audit 100%'] },
       })
       kubeconfigs.dave = join(tmp.path, 'dave.kubeconfig')
@@ -273,7 +273,7 @@ describe('real kubectl against the test API', () => {
         const theirs = sent(api.requests)
         assert.deepEqual(theirs, {
           user: 'dave',
-          groups: ['auditors', 'devs'],
+          groups: ['auditors', 'Développeurs'],
           uid: 'uid-42',
           extra: { 'acme.io%2fteam': ['blue', 'green'], reason: ['audit 100%'] },
         })
@@ -352,6 +352,33 @@ function raw(
 }
 
 describe('raw API semantics', () => {
+  test('impersonation headers as client-go writes them: escaped extra keys, UTF-8 values', async () => {
+    const doc = parse(await readFile(kubeconfigs.alice!, 'utf8')) as { users: Array<{ user: object }> }
+    Object.assign(doc.users[0]!.user, {
+      as: 'zoë',
+      'as-uid': 'ü-1',
+      'as-groups': ['Développeurs', '開発'],
+      'as-user-extra': { 'acme.io/team': ['blue'], 'ratio%': ['100%'], équipe: ['rouge'], empty: [] },
+    })
+    const file = join(tmp.path, 'zoe.kubeconfig')
+    await writeFile(file, stringify(doc))
+    api.clearRequests()
+    const { kc } = await loadKubeConfig({ kubeconfig: file, env: {} })
+    await readCluster(kc, { namespace: 'shop' })
+    const sent = api.requests.filter((r) => r.resource === 'pods')
+    assert.ok(sent.length > 0)
+    for (const r of sent) {
+      assert.equal(r.user, 'zoë')
+      assert.deepEqual(r.impersonation, {
+        user: 'zoë',
+        groups: ['Développeurs', '開発'],
+        uid: 'ü-1',
+        // Node lowercases header names; client-go's %XX is upper case.
+        extra: { 'acme.io%2fteam': ['blue'], 'ratio%25': ['100%'], '%c3%a9quipe': ['rouge'] },
+      })
+    }
+  })
+
   test('401 without credentials or with a bad token; /version is public', async () => {
     for (const token of [null, 'nope']) {
       const r = await raw('/api/v1/pods', { token })

@@ -345,19 +345,47 @@ describe('errors: one line, naming the file, no credentials', () => {
 
   test('impersonation fields of the wrong type', async () => {
     for (const [body, why] of [
-      ['as-groups: auditors', 'as-groups must be a list of strings'],
-      ['as-uid: [1]', 'as-uid must be a string'],
-      ['as-user-extra: {team: blue}', 'as-user-extra must map names to lists of strings'],
+      ['as: dave\nas-groups: auditors', 'as-groups must be a list of strings'],
+      ['as: dave\nas-uid: [1]', 'as-uid must be a string'],
+      ['as: dave\nas-user-extra: {team: blue}', 'as-user-extra must map names to lists of strings'],
+      ['as: [dave, erin]', 'as must be a string'],
     ]) {
       const path = await file(
         config({
           current: 'a',
           clusters: [{ name: 'c', server: 'https://x' }],
           contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
-          users: [{ name: 'u', body: `${token('t0p-secret')}\nas: dave\n${body}` }],
+          users: [{ name: 'u', body: `${token('t0p-secret')}\n${body}` }],
         }),
       )
       await rejectsWith(loadKubeConfig({ kubeconfig: path, env: {} }), `kubeconfig ${path}: user "u": ${why}`)
     }
+  })
+
+  test('groups, uid or extra without a user to impersonate: refused as client-go refuses them', async () => {
+    const path = await file(
+      config({
+        current: 'a',
+        clusters: [{ name: 'c', server: 'https://x' }],
+        contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
+        users: [{ name: 'u', body: `${token('t0p-secret')}\nas-groups: [auditors]` }],
+      }),
+    )
+    const why =
+      'requesting uid, groups or user-extra without impersonating a user; set as in the kubeconfig user or pass --as'
+    await rejectsWith(loadKubeConfig({ kubeconfig: path, env: {} }), `kubeconfig ${path}: user "u": ${why}`)
+    // --as supplies the user; --as-group alone on a user without as is refused the same way.
+    await loadKubeConfig({ kubeconfig: path, env: {}, impersonate: { user: 'dave' } })
+    const plain = await file(
+      config({
+        current: 'a',
+        clusters: [{ name: 'c', server: 'https://x' }],
+        contexts: [{ name: 'a', cluster: 'c' }],
+      }),
+    )
+    await rejectsWith(
+      loadKubeConfig({ kubeconfig: plain, env: {}, impersonate: { groups: ['auditors'] } }),
+      `the impersonation flags: ${why}`,
+    )
   })
 })

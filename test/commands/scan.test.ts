@@ -329,6 +329,15 @@ spec: {template: {spec: {containers: [{name: j, image: "${r}/tools/agent:0.9.1"}
     const own = await scanJson(['-n', 'restricted', '--no-cache'])
     assert.equal(own.run.code, 1)
     assert.match(own.run.stderr, /could not read any workload in namespace restricted/)
+    // Nor may the same impersonated user in a group that is denied: the groups are sent too.
+    api.forbidden.push({ group: 'blocked', namespace: 'restricted' })
+    try {
+      const blocked = await scanJson(['-n', 'restricted', '--no-cache', ...as, '--as-group', 'blocked'])
+      assert.equal(blocked.run.code, 1)
+      assert.match(blocked.run.stderr, /could not read any workload in namespace restricted/)
+    } finally {
+      api.forbidden.pop()
+    }
   })
 
   test('a user who may read nothing gets an error, not an empty report', async () => {

@@ -92,17 +92,21 @@ export interface Impersonation {
   extra: Record<string, string[]>
 }
 
-/** The Impersonate-* headers of a request, as the API server's impersonation filter reads them. */
+/**
+ * The Impersonate-* headers of a request, as the API server's impersonation filter reads them: values are the
+ * UTF-8 bytes a Go client sends (Node hands header bytes over as latin1).
+ */
 function impersonationOf(req: IncomingMessage): Impersonation | undefined {
   const h = req.headersDistinct
+  const text = (values: string[] | undefined) =>
+    (values ?? []).map((v) => Buffer.from(v, 'latin1').toString('utf8'))
   const extra: Record<string, string[]> = {}
   for (const [name, values] of Object.entries(h))
-    if (name.startsWith('impersonate-extra-') && values)
-      extra[name.slice('impersonate-extra-'.length)] = values
+    if (name.startsWith('impersonate-extra-')) extra[name.slice('impersonate-extra-'.length)] = text(values)
   const imp: Impersonation = {
-    user: h['impersonate-user']?.[0] ?? '',
-    groups: h['impersonate-group'] ?? [],
-    uid: h['impersonate-uid']?.[0] ?? '',
+    user: text(h['impersonate-user'])[0] ?? '',
+    groups: text(h['impersonate-group']),
+    uid: text(h['impersonate-uid'])[0] ?? '',
     extra,
   }
   const any = imp.user || imp.groups.length || imp.uid || Object.keys(extra).length
