@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/node ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # As .ci/run: a large download sometimes fails, and npm ci starts clean each time.
+  for attempt in 1 2 3; do
+    if npm ci --no-audit --no-fund --loglevel=error; then break; fi
+    if ((attempt == 3)); then exit 1; fi
+    echo "npm ci failed (attempt $attempt of 3); trying again" >&2
+    sleep $((attempt * 10))
+  done
 fi
 if ! command -v docker-registry >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
