@@ -508,6 +508,14 @@ describe('readCluster', () => {
     const inv = await readCluster(kc)
     assert.equal(inv.context, 'in-cluster')
     assert.equal(inv.images.length, 5)
+    // --as and friends impersonate from a pod too.
+    const impersonate = { user: 'system:serviceaccount:tools:viewer', groups: ['viewers'], uid: 'u-9' }
+    const as = await loadKubeConfig({ env, serviceAccountDir: sa, impersonate })
+    api.clearRequests()
+    await readCluster(as.kc)
+    const sent = api.requests.filter((r) => r.resource === 'pods')
+    assert.ok(sent.length > 0)
+    for (const r of sent) assert.deepEqual(r.impersonation, { ...impersonate, extra: {} })
   })
 
   test('401, connection refused and an unknown CA fail with one line', async () => {
