@@ -169,14 +169,6 @@ async function readBody(body: AsyncIterable<Buffer>, pool: BufferPool): Promise<
   return buf.subarray(0, length)
 }
 
-/** client-node's own Impersonate-User, replaced by ours (see impersonationHeaders). */
-function withoutImpersonateUser(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers))
-    if (name.toLowerCase() !== 'impersonate-user') out[name] = value
-  return out
-}
-
 export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Promise<ApiSession> {
   const k8s = await import('./k8s.ts')
   const context = kc.getCurrentContext() ?? ''
@@ -208,7 +200,7 @@ export async function openSession(kc: KubeConfig, opts: SessionOptions = {}): Pr
         const res = await k8s.undiciRequest(req.getUrl(), {
           method: req.getHttpMethod() as Dispatcher.HttpMethod,
           headers: {
-            ...(impersonate ? withoutImpersonateUser(req.getHeaders()) : req.getHeaders()),
+            ...req.getHeaders(),
             ...impersonate,
             ...(compression ? { 'accept-encoding': 'gzip' } : {}),
           },

@@ -239,31 +239,25 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
       user = { ...user, body: { ...user.body, user: { ...rest, token } } }
     }
   }
-  const flags = opts.impersonate
-  if (flags?.user || flags?.groups?.length || flags?.uid) {
-    const base = user ?? { name: NO_USER, file: '', body: { name: NO_USER, user: {} } }
-    const body = isRecord(base.body.user) ? base.body.user : {}
-    const overridden: Raw = {
-      ...body,
-      ...(flags.user ? { as: flags.user } : {}),
-      ...(flags.groups?.length ? { 'as-groups': flags.groups } : {}),
-      ...(flags.uid ? { 'as-uid': flags.uid } : {}),
-    }
-    user = { ...base, body: { ...base.body, user: overridden } }
+  // The user's impersonation, with --as, --as-group and --as-uid over it, goes out as our headers (api.ts).
+  // client-node gets the user without it: it would send `as` alone, and as UTF-16 text.
+  let impersonate: Record<string, string[]> | undefined
+  if (user && isRecord(user.body.user)) {
+    const { as, 'as-uid': uid, 'as-groups': groups, 'as-user-extra': extra, ...credentials } = user.body.user
+    impersonate = impersonationHeadersFor(
+      { as, 'as-uid': uid, 'as-groups': groups, 'as-user-extra': extra, ...asFields(opts.impersonate) },
+      `kubeconfig ${user.file}: user "${userName}"`,
+    )
+    user = { ...user, body: { ...user.body, user: credentials } }
+  } else {
+    impersonate = impersonationHeadersFor(asFields(opts.impersonate), 'the impersonation flags')
   }
-  const impersonate =
-    user && isRecord(user.body.user)
-      ? impersonationHeadersFor(
-          user.body.user,
-          user.file ? `kubeconfig ${user.file}: user "${userName}"` : 'the impersonation flags',
-        )
-      : undefined
   const namespace = typeof ctx.namespace === 'string' && ctx.namespace ? ctx.namespace : 'default'
   // A context without a user still needs one for client-node: without it, it drops the cluster's CA,
   // insecure-skip-tls-verify and tls-server-name too. An empty user sends no credentials, as kubectl does.
   const context: Raw = { cluster: clusterName, namespace, user: userName || NO_USER }
   const users = [...merged.users.values()].map((u) => (u.name === userName && user ? user.body : u.body))
-  if (!userName) users.push(user?.body ?? { name: NO_USER, user: {} })
+  if (!userName) users.push({ name: NO_USER, user: {} })
   const contexts = [...merged.contexts.values()].filter((c) => c.name !== contextName).map((c) => c.body)
   // HTTPS_PROXY and NO_PROXY as kubectl honours them (client-node reads only the cluster's proxy-url).
   const clusters = [...merged.clusters.values()].map((c) => c.body)
@@ -316,8 +310,8 @@ async function fromFiles(merged: Merged, opts: LoadKubeConfigOptions): Promise<L
 }
 
 /**
- * The Impersonate-* headers of a loaded kubeconfig, sent by api.ts in place of client-node's: it sends `as` only
- * (Impersonate-User, as UTF-16 text that undici refuses past U+00FF) and drops as-uid, as-groups and as-user-extra.
+ * The Impersonate-* headers of a loaded kubeconfig, sent by api.ts. client-node would send `as` only
+ * (Impersonate-User, as UTF-16 text that undici refuses past U+00FF) and drop as-uid, as-groups and as-user-extra.
  */
 const impersonation = new WeakMap<KubeConfig, Record<string, string[]>>()
 
@@ -333,6 +327,15 @@ function headerKeyEscape(key: string): string {
     out += /^[A-Za-z0-9!#$&'*+\-.^_`|~]$/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
   }
   return out
+}
+
+/** --as, --as-group and --as-uid as the kubeconfig user fields they replace. */
+function asFields(flags: LoadKubeConfigOptions['impersonate']): Raw {
+  return {
+    ...(flags?.user ? { as: flags.user } : {}),
+    ...(flags?.groups?.length ? { 'as-groups': flags.groups } : {}),
+    ...(flags?.uid ? { 'as-uid': flags.uid } : {}),
+  }
 }
 
 /** A header value as Go sends a string: its UTF-8 bytes (undici writes header values as latin1). */
@@ -406,11 +409,7 @@ async function inCluster(
     contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster', namespace }],
     currentContext: 'in-cluster',
   })
-  const { user, groups, uid } = opts.impersonate ?? {}
-  const headers = impersonationHeadersFor(
-    { as: user, 'as-groups': groups, 'as-uid': uid },
-    'the impersonation flags',
-  )
+  const headers = impersonationHeadersFor(asFields(opts.impersonate), 'the impersonation flags')
   if (headers) impersonation.set(kc, headers)
   return { kc, context: 'in-cluster', namespace, server, compression: !opts.disableCompression }
 }
