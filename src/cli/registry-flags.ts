@@ -40,8 +40,8 @@ export const registryFlags = {
   }),
   concurrency: Flags.integer({
     description: 'Requests in flight per registry host.',
-    // Fewer left a local registry idle while the scan parsed cluster pages (16: 1.3x the floor, 64: 1.1x;
-    // docs/benchmarks.md), and a distant one is latency-bound. A 429 is retried after its Retry-After.
+    // Fewer left a local registry idle while the scan parsed cluster pages (16: 1.26-1.39x the floor, 64:
+    // 1.10-1.28x; docs/benchmarks.md), and a distant one is latency-bound. After a 429 the host is paused.
     default: 64,
     min: 1,
     // More would not be used: a scan resolves at most 64 repositories at once.

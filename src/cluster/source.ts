@@ -1,5 +1,6 @@
 // Where images come from: a kube context or rendered manifests. One path for scan, pin and vector.
 import { UserError } from '../util/errors.ts'
+import type { LoadKubeConfigOptions } from './kubeconfig.ts'
 import type { ContainerImage, ImageInventory, ReadWarning } from './types.ts'
 
 /** The flags that choose and narrow the source (kubectl's names). */
@@ -26,16 +27,18 @@ export type SecretReader = (
   serviceAccountName?: string,
 ) => Promise<{ configs: unknown[]; warnings: ReadWarning[] }>
 
-/** --as, --as-group and --as-uid as loadKubeConfig takes them. */
-export function impersonationFlags(request: Pick<SourceRequest, 'as' | 'as-group' | 'as-uid'>): {
-  user?: string
-  groups?: string[]
-  uid?: string
-} {
+/** The kubeconfig flags (kubectl's --kubeconfig, --context, --cluster, --user, --as*) as loadKubeConfig takes them. */
+export function kubeconfigFlags(request: SourceRequest): LoadKubeConfigOptions {
   return {
-    ...(request.as ? { user: request.as } : {}),
-    ...(request['as-group']?.length ? { groups: request['as-group'] } : {}),
-    ...(request['as-uid'] ? { uid: request['as-uid'] } : {}),
+    kubeconfig: request.kubeconfig,
+    context: request.context,
+    cluster: request.cluster,
+    user: request.user,
+    impersonate: {
+      ...(request.as ? { user: request.as } : {}),
+      ...(request['as-group']?.length ? { groups: request['as-group'] } : {}),
+      ...(request['as-uid'] ? { uid: request['as-uid'] } : {}),
+    },
   }
 }
 
@@ -65,11 +68,7 @@ export async function readInventory(
   const loaded = await loadKubeConfig({
     env,
     withoutCluster: 'use -f to scan manifests',
-    kubeconfig: request.kubeconfig,
-    context: request.context,
-    cluster: request.cluster,
-    user: request.user,
-    impersonate: impersonationFlags(request),
+    ...kubeconfigFlags(request),
     disableCompression: Boolean(request['disable-compression']),
     ...(signal ? { signal } : {}),
   })

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import type { RegistryFlagValues } from '../cli/registry-flags.ts'
-import { impersonationFlags, type SourceRequest } from '../cluster/source.ts'
+import { kubeconfigFlags, type SourceRequest } from '../cluster/source.ts'
 import { FAIL_ON } from '../scan/statuses.ts'
 import { UserError } from '../util/errors.ts'
 import type { ClusterCheck, DeployedRow, RegistryCheck } from './check.ts'
@@ -167,11 +167,7 @@ export async function collectVector(request: VectorRequest): Promise<VectorOutco
     const kube = await loadKubeConfig({
       env,
       withoutCluster: 'resolve without a cluster: --no-cluster --target-version VERSION',
-      kubeconfig: request.kubeconfig,
-      context: request.context,
-      cluster: request.cluster,
-      user: request.user,
-      impersonate: impersonationFlags(request),
+      ...kubeconfigFlags(request),
       signal: deadline,
     })
     const gitVersion = await clusterVersion(kube.kc, deadline)
