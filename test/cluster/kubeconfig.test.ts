@@ -66,6 +66,15 @@ async function rejectsWith(p: Promise<unknown>, message: string | RegExp): Promi
 
 const token = (t: string) => `token: ${t}`
 
+/** A kubeconfig whose current context `a` uses cluster `c` and user `u` with this body. */
+const oneUser = (body: string) =>
+  config({
+    current: 'a',
+    clusters: [{ name: 'c', server: 'https://x' }],
+    contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
+    users: [{ name: 'u', body }],
+  })
+
 describe('KUBECONFIG with several files', () => {
   let first: string
   let second: string
@@ -329,14 +338,7 @@ describe('errors: one line, naming the file, no credentials', () => {
       loadKubeConfig({ kubeconfig: noServer, env: {} }),
       `kubeconfig ${noServer}: cluster "c" has no server URL`,
     )
-    const badTokenFile = await file(
-      config({
-        current: 'a',
-        clusters: [{ name: 'c', server: 'https://x' }],
-        contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
-        users: [{ name: 'u', body: 'token-file: missing.token' }],
-      }),
-    )
+    const badTokenFile = await file(oneUser('token-file: missing.token'))
     await rejectsWith(
       loadKubeConfig({ kubeconfig: badTokenFile, env: {} }),
       `user "u" in ${badTokenFile}: token file ${join(tmp.path, 'missing.token')}: file not found`,
@@ -350,27 +352,13 @@ describe('errors: one line, naming the file, no credentials', () => {
       ['as: dave\nas-user-extra: {team: blue}', 'as-user-extra must map names to lists of strings'],
       ['as: [dave, erin]', 'as must be a string'],
     ]) {
-      const path = await file(
-        config({
-          current: 'a',
-          clusters: [{ name: 'c', server: 'https://x' }],
-          contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
-          users: [{ name: 'u', body: `${token('t0p-secret')}\n${body}` }],
-        }),
-      )
+      const path = await file(oneUser(`${token('t0p-secret')}\n${body}`))
       await rejectsWith(loadKubeConfig({ kubeconfig: path, env: {} }), `kubeconfig ${path}: user "u": ${why}`)
     }
   })
 
   test('groups, uid or extra without a user to impersonate: refused as client-go refuses them', async () => {
-    const path = await file(
-      config({
-        current: 'a',
-        clusters: [{ name: 'c', server: 'https://x' }],
-        contexts: [{ name: 'a', cluster: 'c', user: 'u' }],
-        users: [{ name: 'u', body: `${token('t0p-secret')}\nas-groups: [auditors]` }],
-      }),
-    )
+    const path = await file(oneUser(`${token('t0p-secret')}\nas-groups: [auditors]`))
     const why =
       'requesting uid, groups or user-extra without impersonating a user; set as in the kubeconfig user or pass --as'
     await rejectsWith(loadKubeConfig({ kubeconfig: path, env: {} }), `kubeconfig ${path}: user "u": ${why}`)
